@@ -1,0 +1,150 @@
+# shellcheck shell=bash
+# Shared helpers for the dm-splitdf QEMU test harness.  Source it; do not run it.
+#
+# Environment knobs (all optional):
+#   SPLITDF_CACHE  chroots per series+flavour    (default /var/cache/dm-splitdf)
+#   SPLITDF_BUILD  modules, initramfs, results     (default <repo>/build)
+#   SPLITDF_ACCEL  qemu accelerator: tcg (default) or kvm where it works
+
+SPLITDF_REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+SPLITDF_CACHE=${SPLITDF_CACHE:-/var/cache/dm-splitdf}
+SPLITDF_BUILD=${SPLITDF_BUILD:-$SPLITDF_REPO/build}
+export SPLITDF_REPO SPLITDF_CACHE SPLITDF_BUILD
+
+log() { printf '[%s %s] %s\n' "$(date +%H:%M:%S)" "${0##*/}" "$*" >&2; }
+die() { log "ERROR: $*"; exit 1; }
+
+need_root() { [ "$(id -u)" = 0 ] || die "must run as root (debootstrap, chroot, mounts)"; }
+
+# Install only the packages that are missing; run 'apt-get update' at most once.
+_apt_updated=
+need_pkgs() {
+	local p missing=()
+	for p in "$@"; do
+		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing+=("$p")
+	done
+	[ ${#missing[@]} -eq 0 ] && return 0
+	log "installing ${missing[*]}"
+	if ! DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null; then
+		[ -n "$_apt_updated" ] && die "apt-get install ${missing[*]} failed"
+		apt-get update -q >/dev/null
+		_apt_updated=1
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null ||
+			die "apt-get install ${missing[*]} failed"
+	fi
+}
+
+# Print "URI SUITE..." for every enabled Debian 'deb' source of this machine, one per
+# line, from both one-line *.list files and deb822 *.sources files.
+_apt_source_lines() {
+	local f
+	for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
+		[ -r "$f" ] || continue
+		# deb [opts] URI SUITE COMPONENTS...
+		sed -e 's/#.*//' -e 's/\[[^]]*\]//' "$f" | awk '$1 == "deb" { print $2, $3 }'
+	done
+	for f in /etc/apt/sources.list.d/*.sources; do
+		[ -r "$f" ] || continue
+		# deb822 stanzas separated by blank lines; keep Types: deb stanzas that are enabled.
+		awk '
+			function flush() { if (types ~ /(^| )deb( |$)/ && enabled != "no") for (i = 1; i <= nu; i++) print u[i], suites; types = ""; nu = 0; suites = ""; enabled = "" }
+			/^[ \t]*#/ { next }
+			/^[ \t]*$/ { flush(); next }
+			tolower($1) == "types:" { $1 = ""; types = $0 " " }
+			tolower($1) == "uris:" { for (i = 2; i <= NF; i++) u[++nu] = $i }
+			tolower($1) == "suites:" { $1 = ""; suites = substr($0, 2) }
+			tolower($1) == "enabled:" { enabled = tolower($2) }
+			END { flush() }' "$f"
+	done
+}
+
+# The URI of the source that serves suite $1 (first match); empty if none.
+_uri_for_suite() {
+	_apt_source_lines | awk -v s="$1" '{ for (i = 2; i <= NF; i++) if ($i == s) { sub(/\/+$/, "", $1); print $1; exit } }'
+}
+
+# Main Debian archive: the source that serves the host's release (e.g. bookworm),
+# which excludes -security, -updates and third-party repositories.
+debian_archive_uri() {
+	local codename uri
+	codename=$(. /etc/os-release && echo "${VERSION_CODENAME:-}")
+	uri=$(_uri_for_suite "${codename:-bookworm}")
+	[ -n "$uri" ] || uri=$(_uri_for_suite bookworm)
+	[ -n "$uri" ] || die "no Debian archive found in /etc/apt/sources*"
+	echo "$uri"
+}
+
+# Security archive: the source serving <codename>-security.
+debian_security_uri() {
+	local codename uri
+	codename=$(. /etc/os-release && echo "${VERSION_CODENAME:-}")
+	uri=$(_uri_for_suite "${codename:-bookworm}-security")
+	[ -n "$uri" ] || uri=$(_uri_for_suite bookworm-security)
+	[ -n "$uri" ] || die "no Debian security archive found in /etc/apt/sources*"
+	echo "$uri"
+}
+
+# Series table: what a series means.  Add a line to support a new one.
+#   series | debootstrap suite | extra apt suites (main archive) | security suite | apt target release
+# '-' means none.  The target release makes apt prefer e.g. backports' kernel.
+_series_table() {
+	cat <<'EOF'
+bullseye           bullseye  bullseye-updates                     bullseye-security  -
+bookworm           bookworm  bookworm-updates                     bookworm-security  -
+bookworm-backports bookworm  bookworm-updates,bookworm-backports  bookworm-security  bookworm-backports
+trixie             trixie    trixie-updates                       trixie-security    -
+sid                sid       -                                    -                  -
+EOF
+}
+
+# series_field SERIES N: column N (2..5) of the series table; dies on an unknown series.
+series_field() {
+	local v
+	v=$(_series_table | awk -v s="$1" -v n="$2" '$1 == s { print $n }')
+	[ -n "$v" ] || die "unknown series '$1' (known: $(_series_table | awk '{print $1}' | tr '\n' ' '))"
+	echo "$v"
+}
+
+# Flavours: Debian's kernel flavour suffix.  cloud boots fastest; rt is PREEMPT_RT.
+check_flavour() {
+	case $1 in cloud | rt | amd64) ;; *) die "unknown flavour '$1' (cloud, rt, amd64)" ;; esac
+}
+
+# Debian package suffix of a flavour: linux-image-<suffix>, e.g. cloud-amd64.
+flavour_suffix() {
+	case $1 in amd64) echo amd64 ;; *) echo "$1-amd64" ;; esac
+}
+
+chroot_dir() { echo "$SPLITDF_CACHE/chroot-$1-$2"; }
+
+# The kernel release prepared for SERIES FLAVOUR (written by prepare-kernel).
+kernel_release() {
+	local f
+	f="$(chroot_dir "$1" "$2")/kernel/KREL"
+	[ -s "$f" ] || die "kernel for $1/$2 not prepared (run scripts/prepare-kernel $1 $2)"
+	cat "$f"
+}
+
+# Run a command inside a chroot with /proc (objtool needs it) and /dev mounted,
+# unmounting again whatever happens.
+in_chroot() {
+	local root=$1
+	shift
+	mountpoint -q "$root/proc" || mount -t proc proc "$root/proc"
+	mountpoint -q "$root/dev" || mount --bind /dev "$root/dev"
+	local rc=0
+	LC_ALL=C DEBIAN_FRONTEND=noninteractive chroot "$root" "$@" || rc=$?
+	umount_chroot "$root"
+	return $rc
+}
+
+umount_chroot() {
+	local m
+	for m in proc dev; do
+		if mountpoint -q "$1/$m"; then umount "$1/$m" || umount -l "$1/$m" || true; fi
+	done
+}
+
+# Stage timer: 'stage_begin NAME' ... 'stage_end'.
+stage_begin() { _stage_name=$1; _stage_t0=$(date +%s); log "== $1"; }
+stage_end() { log "== $_stage_name done in $(($(date +%s) - _stage_t0))s"; }
