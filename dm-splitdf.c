@@ -1,0 +1,720 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * dm-splitdf: concatenate regions ("legs") of block devices and split
+ * boundary-crossing bios depth-first.
+ *
+ * A bio that crosses a leg boundary (or a boundary_sectors boundary) is
+ * cut in two: the head is remapped to its leg, and the remainder is a
+ * clone, advanced past the head, chained to the head and resubmitted to
+ * this very device.  Because the block layer handles bios for lower
+ * devices before bios for the same device, everything the head produces
+ * is submitted before the remainder is mapped again: bio submission
+ * follows a depth-first walk of the device tree, as dm core has done
+ * since NeilBrown's "dm: ensure bio submission follows a depth-first tree
+ * walk" (Linux 4.15).  See README.md for the table line and status.
+ */
+
+#include <linux/ctype.h>
+#include <linux/kernel.h>
+#include <linux/module.h>
+#include <linux/percpu.h>
+#include <linux/slab.h>
+#include <linux/wait.h>
+
+#include "dm-splitdf.h"
+
+#define DM_MSG_PREFIX "splitdf"
+
+/*
+ * Clones kept in reserve.  Remainders are allocated without waiting (see
+ * splitdf_resubmit_remainder()), so the reserve only decides how long a
+ * burst under memory pressure keeps the clone path before dm core splits.
+ */
+#define SPLITDF_MIN_CLONES	64
+
+#define SPLITDF_MAX_LEGS	65535
+
+struct splitdf_leg {
+	struct dm_dev *dev;
+	sector_t start;		/* first sector of the leg in the target */
+	sector_t offset;	/* first sector of the leg on dev */
+	sector_t len;
+};
+
+struct splitdf_stats {
+	u64 mapped;		/* bios seen by .map */
+	u64 crossed;		/* of those, bios that crossed a boundary */
+	u64 remainders;		/* remainders cloned and resubmitted */
+	u64 core_splits;	/* crossing bios handed to dm core instead */
+};
+
+struct splitdf_c {
+	struct gendisk *disk;	/* this dm device: where remainders go */
+	struct bio_set bs;
+	struct splitdf_stats __percpu *stats;
+
+	/* Heads that still wait for their remainder; see splitdf_try_pin() */
+	atomic_t pinned;
+	atomic_t peak_pinned;
+	wait_queue_head_t unpinned;
+	bool draining;
+
+	u32 boundary;		/* split every so many sectors; 0: legs only */
+	u32 max_pinned;		/* 0: no limit */
+
+	unsigned int nr_flush_legs;
+	unsigned int *flush_legs;	/* one leg per distinct device */
+
+	unsigned int nr_legs;
+	struct splitdf_leg legs[];
+};
+
+struct splitdf_per_bio {
+	bool pinned;
+};
+
+/* Construction */
+
+/* kstrtoull() alone would take "+5"; a table line takes digits only. */
+static int splitdf_parse_u64(const char *arg, u64 *val)
+{
+	if (!arg || !isdigit(*arg))
+		return -EINVAL;
+	return kstrtoull(arg, 10, val);
+}
+
+static int splitdf_parse_uint(const char *arg, unsigned int min,
+			      unsigned int max, unsigned int *val)
+{
+	u64 v;
+
+	if (splitdf_parse_u64(arg, &v) || v < min || v > max)
+		return -EINVAL;
+	*val = v;
+	return 0;
+}
+
+static void splitdf_free(struct dm_target *ti, struct splitdf_c *sc)
+{
+	unsigned int i;
+
+	for (i = 0; i < sc->nr_legs; i++)
+		if (sc->legs[i].dev)
+			dm_put_device(ti, sc->legs[i].dev);
+	if (bioset_initialized(&sc->bs))
+		bioset_exit(&sc->bs);
+	free_percpu(sc->stats);
+	kfree(sc->flush_legs);
+	kfree(sc);
+}
+
+static int splitdf_check_leg(struct dm_target *ti, struct splitdf_leg *leg)
+{
+	struct block_device *bdev = leg->dev->bdev;
+
+	if (leg->offset + leg->len > splitdf_bdev_sectors(bdev)) {
+		ti->error = "Leg extends beyond the end of its device";
+		return -EINVAL;
+	}
+	if (bdev_is_zoned(bdev)) {
+		ti->error = "Zoned devices are not supported";
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int splitdf_parse_leg(struct dm_target *ti, struct dm_arg_set *as,
+			     struct splitdf_leg *leg, sector_t start)
+{
+	const char *path = dm_shift_arg(as);
+	u64 offset, len;
+	int r;
+
+	if (splitdf_parse_u64(dm_shift_arg(as), &offset)) {
+		ti->error = "Invalid leg offset";
+		return -EINVAL;
+	}
+	if (splitdf_parse_u64(dm_shift_arg(as), &len)) {
+		ti->error = "Invalid leg length";
+		return -EINVAL;
+	}
+	if (!len) {
+		ti->error = "Zero-length leg";
+		return -EINVAL;
+	}
+	if (offset + len < offset) {
+		ti->error = "Leg offset plus length overflows";
+		return -EINVAL;
+	}
+	if (len > ti->len - start) {
+		ti->error = "Legs are longer than the target";
+		return -EINVAL;
+	}
+
+	r = dm_get_device(ti, path, dm_table_get_mode(ti->table), &leg->dev);
+	if (r) {
+		ti->error = "Device lookup failed";
+		return r;
+	}
+	leg->start = start;
+	leg->offset = offset;
+	leg->len = len;
+	return splitdf_check_leg(ti, leg);
+}
+
+static int splitdf_parse_legs(struct dm_target *ti, struct dm_arg_set *as,
+			      struct splitdf_c *sc)
+{
+	sector_t start = 0;
+	unsigned int i;
+	int r;
+
+	for (i = 0; i < sc->nr_legs; i++) {
+		r = splitdf_parse_leg(ti, as, &sc->legs[i], start);
+		if (r)
+			return r;
+		start += sc->legs[i].len;
+	}
+	if (start != ti->len) {
+		ti->error = "Legs do not add up to the target length";
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int splitdf_parse_feature(struct dm_target *ti, struct dm_arg_set *fs,
+				 struct splitdf_c *sc)
+{
+	const char *name = dm_shift_arg(fs);
+	const char *value;
+	u32 *field;
+
+	if (!strcasecmp(name, "boundary_sectors")) {
+		field = &sc->boundary;
+	} else if (!strcasecmp(name, "max_pinned")) {
+		field = &sc->max_pinned;
+	} else {
+		ti->error = "Unknown feature";
+		return -EINVAL;
+	}
+
+	if (*field) {
+		ti->error = "Feature given twice";
+		return -EINVAL;
+	}
+	value = dm_shift_arg(fs);
+	if (!value) {
+		ti->error = "Feature needs a value";
+		return -EINVAL;
+	}
+	if (splitdf_parse_uint(value, 1, UINT_MAX, field)) {
+		ti->error = field == &sc->boundary ? "Invalid boundary_sectors" :
+						     "Invalid max_pinned";
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int splitdf_parse_features(struct dm_target *ti, struct dm_arg_set *as,
+				  struct splitdf_c *sc)
+{
+	struct dm_arg_set fs;
+	unsigned int nr;
+	int r;
+
+	if (!as->argc)
+		return 0;
+	if (splitdf_parse_uint(dm_shift_arg(as), 0, UINT_MAX, &nr)) {
+		ti->error = "Invalid number of feature arguments";
+		return -EINVAL;
+	}
+	if (nr > as->argc) {
+		ti->error = "Not enough feature arguments";
+		return -EINVAL;
+	}
+	if (nr < as->argc) {
+		ti->error = "Too many arguments";
+		return -EINVAL;
+	}
+
+	fs.argc = nr;
+	fs.argv = as->argv;
+	dm_consume_args(as, nr);
+	while (fs.argc) {
+		r = splitdf_parse_feature(ti, &fs, sc);
+		if (r)
+			return r;
+	}
+	return 0;
+}
+
+/*
+ * An empty flush goes to every leg; a device that backs several legs
+ * needs it only once.
+ */
+static int splitdf_init_flush_legs(struct splitdf_c *sc)
+{
+	unsigned int i, j;
+
+	sc->flush_legs = kcalloc(sc->nr_legs, sizeof(*sc->flush_legs),
+				 GFP_KERNEL);
+	if (!sc->flush_legs)
+		return -ENOMEM;
+
+	for (i = 0; i < sc->nr_legs; i++) {
+		for (j = 0; j < sc->nr_flush_legs; j++)
+			if (sc->legs[sc->flush_legs[j]].dev->bdev ==
+			    sc->legs[i].dev->bdev)
+				break;
+		if (j == sc->nr_flush_legs)
+			sc->flush_legs[sc->nr_flush_legs++] = i;
+	}
+	return 0;
+}
+
+static int splitdf_alloc_runtime(struct dm_target *ti, struct splitdf_c *sc)
+{
+	int r;
+
+	r = splitdf_init_flush_legs(sc);
+	if (r) {
+		ti->error = "Cannot allocate flush map";
+		return r;
+	}
+	sc->stats = alloc_percpu(struct splitdf_stats);
+	if (!sc->stats) {
+		ti->error = "Cannot allocate counters";
+		return -ENOMEM;
+	}
+	r = bioset_init(&sc->bs, SPLITDF_MIN_CLONES, 0, 0);
+	if (r) {
+		ti->error = "Cannot allocate bioset";
+		return r;
+	}
+	return 0;
+}
+
+/*
+ * Construct a splitdf mapping:
+ * <nr_legs> <dev> <offset> <sectors> [<dev> <offset> <sectors>]...
+ * [<nr_features> [boundary_sectors <n>] [max_pinned <n>]]
+ */
+static int splitdf_ctr(struct dm_target *ti, unsigned int argc, char **argv)
+{
+	struct dm_arg_set as = { .argc = argc, .argv = argv };
+	struct splitdf_c *sc;
+	unsigned int nr_legs;
+	int r;
+
+	if (splitdf_parse_uint(dm_shift_arg(&as), 1, SPLITDF_MAX_LEGS,
+			       &nr_legs)) {
+		ti->error = "Invalid number of legs";
+		return -EINVAL;
+	}
+	if (as.argc < 3 * nr_legs) {
+		ti->error = "Not enough arguments for the legs";
+		return -EINVAL;
+	}
+
+	sc = kzalloc(struct_size(sc, legs, nr_legs), GFP_KERNEL);
+	if (!sc) {
+		ti->error = "Cannot allocate splitdf context";
+		return -ENOMEM;
+	}
+	sc->nr_legs = nr_legs;
+	sc->disk = dm_disk(dm_table_get_md(ti->table));
+	atomic_set(&sc->pinned, 0);
+	atomic_set(&sc->peak_pinned, 0);
+	init_waitqueue_head(&sc->unpinned);
+
+	r = splitdf_parse_legs(ti, &as, sc);
+	if (!r)
+		r = splitdf_parse_features(ti, &as, sc);
+	if (!r)
+		r = splitdf_alloc_runtime(ti, sc);
+	if (r) {
+		splitdf_free(ti, sc);
+		return r;
+	}
+
+	ti->num_flush_bios = sc->nr_flush_legs;
+	ti->num_discard_bios = 1;
+	ti->num_secure_erase_bios = 1;
+	ti->num_write_zeroes_bios = 1;
+	ti->per_io_data_size = sizeof(struct splitdf_per_bio);
+	ti->private = sc;
+	return 0;
+}
+
+static void splitdf_dtr(struct dm_target *ti)
+{
+	splitdf_free(ti, ti->private);
+}
+
+/* Mapping */
+
+static struct splitdf_leg *splitdf_find_leg(struct splitdf_c *sc,
+					    sector_t offset)
+{
+	unsigned int lo = 0, hi = sc->nr_legs - 1;
+
+	while (lo < hi) {
+		unsigned int mid = hi - (hi - lo) / 2;
+
+		if (sc->legs[mid].start <= offset)
+			lo = mid;
+		else
+			hi = mid - 1;
+	}
+	return &sc->legs[lo];
+}
+
+/* Sectors from @offset up to the next leg or boundary_sectors boundary. */
+static sector_t splitdf_head_sectors(struct splitdf_c *sc,
+				     struct splitdf_leg *leg, sector_t offset)
+{
+	sector_t head = leg->start + leg->len - offset;
+	sector_t chunk = offset;
+
+	if (sc->boundary)
+		head = min_t(sector_t, head,
+			     sc->boundary - sector_div(chunk, sc->boundary));
+	return head;
+}
+
+static void splitdf_note_peak(struct splitdf_c *sc, int pinned)
+{
+	int peak = atomic_read(&sc->peak_pinned);
+
+	while (pinned > peak &&
+	       !atomic_try_cmpxchg(&sc->peak_pinned, &peak, pinned))
+		;
+}
+
+static void splitdf_unpin(struct splitdf_c *sc)
+{
+	if (atomic_dec_and_test(&sc->pinned) && wq_has_sleeper(&sc->unpinned))
+		wake_up(&sc->unpinned);
+}
+
+/*
+ * Account for one more head that will wait for its remainder, unless the
+ * device is draining for suspend or max_pinned is reached.  The increment
+ * is fully ordered, so either splitdf_presuspend() sees it and waits, or
+ * this sees ->draining and lets dm core split instead.
+ */
+static bool splitdf_try_pin(struct splitdf_c *sc)
+{
+	int pinned = atomic_inc_return(&sc->pinned);
+
+	if (likely(!READ_ONCE(sc->draining)) &&
+	    (!sc->max_pinned || pinned <= sc->max_pinned)) {
+		splitdf_note_peak(sc, pinned);
+		return true;
+	}
+	splitdf_unpin(sc);
+	return false;
+}
+
+/*
+ * Keep the first @head sectors of @bio and send the rest back to this
+ * device as a chained clone.  The clone is queued on current->bio_list
+ * behind the bios for lower devices, so it is mapped only after the head
+ * and all it produces have been submitted.
+ *
+ * The clone is allocated with GFP_NOWAIT and never waits for the pool:
+ * every clone in flight pins its parent until the whole chain completes,
+ * so waiting for a pool element could wait on ourselves.  When no clone
+ * is to be had, the caller lets dm core split instead; core resubmits the
+ * original bio itself and needs no memory from us, so the map path always
+ * makes progress without a rescuer thread.
+ */
+static bool splitdf_resubmit_remainder(struct splitdf_c *sc, struct bio *bio,
+				       sector_t head)
+{
+	struct bio *rest;
+
+	/* Outside submit_bio (dm's deferred work), resubmission would recurse */
+	if (!current->bio_list)
+		return false;
+
+	rest = splitdf_clone_bio(bio, sc->disk, GFP_NOWAIT, &sc->bs);
+	if (!rest)
+		return false;
+
+	bio_advance(rest, head << SECTOR_SHIFT);
+	splitdf_clear_polled(rest);
+	bio_chain(rest, bio);
+	bio_trim(bio, 0, head);
+	submit_bio_noacct(rest);
+	return true;
+}
+
+static int splitdf_split(struct splitdf_c *sc, struct bio *bio, sector_t head)
+{
+	struct splitdf_per_bio *pb = dm_per_bio_data(bio, sizeof(*pb));
+
+	this_cpu_inc(sc->stats->crossed);
+
+	if (unlikely(splitdf_bio_is_atomic(bio)))
+		return DM_MAPIO_KILL;
+
+	/* As the block layer does: a NOWAIT bio is never split, but retried */
+	if (unlikely(bio->bi_opf & REQ_NOWAIT)) {
+		bio->bi_status = BLK_STS_AGAIN;
+		bio_endio(bio);
+		return DM_MAPIO_SUBMITTED;
+	}
+
+	if (splitdf_try_pin(sc)) {
+		if (splitdf_resubmit_remainder(sc, bio, head)) {
+			pb->pinned = true;
+			this_cpu_inc(sc->stats->remainders);
+			return DM_MAPIO_REMAPPED;
+		}
+		splitdf_unpin(sc);
+	}
+
+	dm_accept_partial_bio(bio, head);
+	this_cpu_inc(sc->stats->core_splits);
+	return DM_MAPIO_REMAPPED;
+}
+
+static int splitdf_map_flush(struct splitdf_c *sc, struct bio *bio)
+{
+	unsigned int nr = dm_bio_get_target_bio_nr(bio);
+
+	bio_set_dev(bio, sc->legs[sc->flush_legs[nr]].dev->bdev);
+	return DM_MAPIO_REMAPPED;
+}
+
+static int splitdf_map(struct dm_target *ti, struct bio *bio)
+{
+	struct splitdf_c *sc = ti->private;
+	struct splitdf_per_bio *pb = dm_per_bio_data(bio, sizeof(*pb));
+	struct splitdf_leg *leg;
+	sector_t offset, head;
+	int r;
+
+	pb->pinned = false;
+	this_cpu_inc(sc->stats->mapped);
+
+	if (bio->bi_opf & REQ_PREFLUSH)
+		return splitdf_map_flush(sc, bio);
+
+	offset = dm_target_offset(ti, bio->bi_iter.bi_sector);
+	leg = splitdf_find_leg(sc, offset);
+	head = splitdf_head_sectors(sc, leg, offset);
+	if (unlikely(head < bio_sectors(bio))) {
+		r = splitdf_split(sc, bio, head);
+		if (r != DM_MAPIO_REMAPPED)
+			return r;
+	}
+
+	bio_set_dev(bio, leg->dev->bdev);
+	bio->bi_iter.bi_sector = leg->offset + (offset - leg->start);
+	return DM_MAPIO_REMAPPED;
+}
+
+static int splitdf_end_io(struct dm_target *ti, struct bio *bio,
+			  blk_status_t *error)
+{
+	struct splitdf_per_bio *pb = dm_per_bio_data(bio, sizeof(*pb));
+
+	if (pb->pinned)
+		splitdf_unpin(ti->private);
+	return DM_ENDIO_DONE;
+}
+
+/* Suspend */
+
+/*
+ * A remainder is a bio of its own to this device while the head it is
+ * chained to sits in a dm_io that suspend waits for.  Once dm core blocks
+ * I/O for suspend it would queue the remainder and wait for the head
+ * forever.  So, before core blocks I/O, stop making remainders (dm core
+ * splits meanwhile) and wait until every chain made so far has completed.
+ */
+static void splitdf_presuspend(struct dm_target *ti)
+{
+	struct splitdf_c *sc = ti->private;
+
+	WRITE_ONCE(sc->draining, true);
+	/* Pairs with the ordered increment in splitdf_try_pin() */
+	smp_mb();
+	wait_event(sc->unpinned, !atomic_read(&sc->pinned));
+}
+
+static void splitdf_resume(struct dm_target *ti)
+{
+	struct splitdf_c *sc = ti->private;
+
+	WRITE_ONCE(sc->draining, false);
+}
+
+/* Status and messages */
+
+static void splitdf_sum_stats(struct splitdf_c *sc, struct splitdf_stats *sum)
+{
+	int cpu;
+
+	memset(sum, 0, sizeof(*sum));
+	for_each_possible_cpu(cpu) {
+		struct splitdf_stats *s = per_cpu_ptr(sc->stats, cpu);
+
+		sum->mapped += READ_ONCE(s->mapped);
+		sum->crossed += READ_ONCE(s->crossed);
+		sum->remainders += READ_ONCE(s->remainders);
+		sum->core_splits += READ_ONCE(s->core_splits);
+	}
+}
+
+static void splitdf_reset_stats(struct splitdf_c *sc)
+{
+	int cpu;
+
+	for_each_possible_cpu(cpu)
+		memset(per_cpu_ptr(sc->stats, cpu), 0, sizeof(struct splitdf_stats));
+	atomic_set(&sc->peak_pinned, atomic_read(&sc->pinned));
+}
+
+static unsigned int splitdf_nr_feature_args(struct splitdf_c *sc)
+{
+	return (sc->boundary ? 2 : 0) + (sc->max_pinned ? 2 : 0);
+}
+
+static void splitdf_emit_table(struct splitdf_c *sc, char *result,
+			       unsigned int maxlen, unsigned int sz)
+{
+	unsigned int i;
+
+	DMEMIT("%u", sc->nr_legs);
+	for (i = 0; i < sc->nr_legs; i++)
+		DMEMIT(" %s %llu %llu", sc->legs[i].dev->name,
+		       (unsigned long long)sc->legs[i].offset,
+		       (unsigned long long)sc->legs[i].len);
+
+	if (!splitdf_nr_feature_args(sc))
+		return;
+	DMEMIT(" %u", splitdf_nr_feature_args(sc));
+	if (sc->boundary)
+		DMEMIT(" boundary_sectors %u", sc->boundary);
+	if (sc->max_pinned)
+		DMEMIT(" max_pinned %u", sc->max_pinned);
+}
+
+static void splitdf_emit_ima(struct dm_target *ti, char *result,
+			     unsigned int maxlen, unsigned int sz)
+{
+	struct splitdf_c *sc = ti->private;
+	unsigned int i;
+
+	DMEMIT("target_name=%s,target_version=%u.%u.%u,nr_legs=%u",
+	       ti->type->name, ti->type->version[0], ti->type->version[1],
+	       ti->type->version[2], sc->nr_legs);
+	for (i = 0; i < sc->nr_legs; i++)
+		DMEMIT(",leg_%u_device_name=%s,leg_%u_offset=%llu,leg_%u_sectors=%llu",
+		       i, sc->legs[i].dev->name,
+		       i, (unsigned long long)sc->legs[i].offset,
+		       i, (unsigned long long)sc->legs[i].len);
+	DMEMIT(",boundary_sectors=%u,max_pinned=%u;", sc->boundary,
+	       sc->max_pinned);
+}
+
+static void splitdf_status(struct dm_target *ti, status_type_t type,
+			   unsigned int status_flags, char *result,
+			   unsigned int maxlen)
+{
+	struct splitdf_c *sc = ti->private;
+	struct splitdf_stats sum;
+	unsigned int sz = 0;
+
+	if (type == STATUSTYPE_INFO) {
+		splitdf_sum_stats(sc, &sum);
+		DMEMIT("%llu %llu %llu %llu %d %d",
+		       sum.mapped, sum.crossed, sum.remainders, sum.core_splits,
+		       atomic_read(&sc->pinned), atomic_read(&sc->peak_pinned));
+	} else if (type == STATUSTYPE_TABLE) {
+		splitdf_emit_table(sc, result, maxlen, sz);
+	} else if (splitdf_status_is_ima(type)) {
+		splitdf_emit_ima(ti, result, maxlen, sz);
+	}
+}
+
+static void splitdf_emit_counters(struct splitdf_c *sc, char *result,
+				  unsigned int maxlen)
+{
+	struct splitdf_stats sum;
+	unsigned int sz = 0;
+
+	splitdf_sum_stats(sc, &sum);
+	DMEMIT("mapped=%llu crossed=%llu remainders=%llu core_splits=%llu pinned=%d peak_pinned=%d",
+	       sum.mapped, sum.crossed, sum.remainders, sum.core_splits,
+	       atomic_read(&sc->pinned), atomic_read(&sc->peak_pinned));
+}
+
+static int splitdf_message(struct dm_target *ti, unsigned int argc,
+			   char **argv, char *result, unsigned int maxlen)
+{
+	struct splitdf_c *sc = ti->private;
+
+	if (argc == 1 && !strcasecmp(argv[0], "reset_counters")) {
+		splitdf_reset_stats(sc);
+		return 0;
+	}
+	if (argc == 1 && !strcasecmp(argv[0], "counters")) {
+		splitdf_emit_counters(sc, result, maxlen);
+		return 1;
+	}
+	DMWARN("Unrecognised message received");
+	return -EINVAL;
+}
+
+static int splitdf_iterate_devices(struct dm_target *ti,
+				   iterate_devices_callout_fn fn, void *data)
+{
+	struct splitdf_c *sc = ti->private;
+	unsigned int i;
+	int r = 0;
+
+	for (i = 0; i < sc->nr_legs && !r; i++)
+		r = fn(ti, sc->legs[i].dev, sc->legs[i].offset,
+		       sc->legs[i].len, data);
+	return r;
+}
+
+static struct target_type splitdf_target = {
+	.name		 = "splitdf",
+	.version	 = { SPLITDF_VERSION_MAJOR, SPLITDF_VERSION_MINOR,
+			     SPLITDF_VERSION_PATCH },
+	.features	 = DM_TARGET_NOWAIT,
+	.module		 = THIS_MODULE,
+	.ctr		 = splitdf_ctr,
+	.dtr		 = splitdf_dtr,
+	.map		 = splitdf_map,
+	.end_io		 = splitdf_end_io,
+	.presuspend	 = splitdf_presuspend,
+	.presuspend_undo = splitdf_resume,
+	.resume		 = splitdf_resume,
+	.status		 = splitdf_status,
+	.message	 = splitdf_message,
+	.iterate_devices = splitdf_iterate_devices,
+};
+
+static int __init dm_splitdf_init(void)
+{
+	return dm_register_target(&splitdf_target);
+}
+
+static void __exit dm_splitdf_exit(void)
+{
+	dm_unregister_target(&splitdf_target);
+}
+
+module_init(dm_splitdf_init);
+module_exit(dm_splitdf_exit);
+
+MODULE_DESCRIPTION(DM_NAME " target splitting boundary-crossing bios depth-first");
+MODULE_AUTHOR("dm-splitdf developers");
+MODULE_LICENSE("GPL");
+MODULE_VERSION(SPLITDF_VERSION);

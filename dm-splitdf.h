@@ -1,0 +1,104 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * dm-splitdf: version and the one compatibility layer for the kernels
+ * it builds on (5.10 and later).  Everything that differs between kernel
+ * releases is wrapped here, so dm-splitdf.c reads like an in-tree target
+ * of the newest kernel.
+ */
+#ifndef DM_SPLITDF_H
+#define DM_SPLITDF_H
+
+#include <linux/bio.h>
+#include <linux/blkdev.h>
+#include <linux/device-mapper.h>
+#include <linux/version.h>
+
+/* The single source of the version: Makefile and dkms.conf read it here. */
+#define SPLITDF_VERSION_MAJOR	1
+#define SPLITDF_VERSION_MINOR	0
+#define SPLITDF_VERSION_PATCH	0
+#define SPLITDF_VERSION		"1.0.0"
+
+/*
+ * The only place that reads the kernel version: an out-of-tree module has
+ * no other way to tell 5.10 from 7.x where the headers give no macro.
+ */
+#define SPLITDF_KERNEL_AT_LEAST(a, b, c) \
+	(KERNEL_VERSION(a, b, c) <= LINUX_VERSION_CODE)
+
+#if !SPLITDF_KERNEL_AT_LEAST(5, 10, 0)
+#error "dm-splitdf needs Linux 5.10 or later"
+#endif
+
+/*
+ * Clone @bio for resubmission to the whole dm device @disk.  Before 5.18
+ * a fast clone inherits the device of its source, which at .map time is
+ * still the dm device; set it anyway so the target never depends on that.
+ */
+static inline struct bio *splitdf_clone_bio(struct bio *bio,
+					    struct gendisk *disk, gfp_t gfp,
+					    struct bio_set *bs)
+{
+#if SPLITDF_KERNEL_AT_LEAST(5, 18, 0)
+	return bio_alloc_clone(disk->part0, bio, gfp, bs);
+#else
+	struct bio *clone = bio_clone_fast(bio, gfp, bs);
+
+	if (!clone)
+		return NULL;
+#if SPLITDF_KERNEL_AT_LEAST(5, 12, 0)
+	bio_set_dev(clone, disk->part0);
+#else
+	clone->bi_disk = disk;
+	clone->bi_partno = 0;
+#endif
+	return clone;
+#endif
+}
+
+static inline sector_t splitdf_bdev_sectors(struct block_device *bdev)
+{
+#if SPLITDF_KERNEL_AT_LEAST(5, 15, 0)
+	return bdev_nr_sectors(bdev);
+#else
+	return i_size_read(bdev->bd_inode) >> SECTOR_SHIFT;
+#endif
+}
+
+/* An atomic write must reach the medium whole or not at all. */
+static inline bool splitdf_bio_is_atomic(const struct bio *bio)
+{
+#ifdef REQ_ATOMIC
+	return bio->bi_opf & REQ_ATOMIC;
+#else
+	return false;
+#endif
+}
+
+/*
+ * A remainder completes by interrupt: its submitter polls the original
+ * bio, never the remainder, so polling it would spin on nothing.
+ */
+static inline void splitdf_clear_polled(struct bio *bio)
+{
+#ifdef REQ_POLLED
+	bio->bi_opf &= ~REQ_POLLED;
+#else
+	bio->bi_opf &= ~REQ_HIPRI;
+#endif
+}
+
+static inline bool splitdf_status_is_ima(status_type_t type)
+{
+#if SPLITDF_KERNEL_AT_LEAST(5, 15, 0)
+	return type == STATUSTYPE_IMA;
+#else
+	return false;
+#endif
+}
+
+#ifndef DM_TARGET_NOWAIT
+#define DM_TARGET_NOWAIT	0
+#endif
+
+#endif /* DM_SPLITDF_H */
