@@ -5,6 +5,7 @@
 #   SPLITDF_CACHE  chroots per series+flavour    (default /var/cache/dm-splitdf)
 #   SPLITDF_BUILD  modules, initramfs, results     (default <repo>/build)
 #   SPLITDF_ACCEL  qemu accelerator: tcg (default) or kvm where it works
+#   SPLITDF_CASES_DIR  extra directory of cases, packed next to tests/cases
 
 SPLITDF_REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 SPLITDF_CACHE=${SPLITDF_CACHE:-/var/cache/dm-splitdf}
@@ -143,6 +144,16 @@ umount_chroot() {
 	for m in proc dev; do
 		if mountpoint -q "$1/$m"; then umount "$1/$m" || umount -l "$1/$m" || true; fi
 	done
+}
+
+# The file of case NAME: SPLITDF_CASES_DIR (extra cases, e.g. harness experiments that
+# are not in the repo) first, then tests/cases.
+case_file() {
+	if [ -n "${SPLITDF_CASES_DIR:-}" ] && [ -e "$SPLITDF_CASES_DIR/$1.sh" ]; then
+		echo "$SPLITDF_CASES_DIR/$1.sh"
+	else
+		echo "$SPLITDF_REPO/tests/cases/$1.sh"
+	fi
 }
 
 # Stage timer: 'stage_begin NAME' ... 'stage_end'.
