@@ -1,0 +1,41 @@
+# shellcheck shell=sh disable=SC2034
+# Requires: brd, fio with libaio.  Checks: fio crc32c verify (fatal) over
+# /dev/mapper nodes with bios of 512 B to 1 MiB at 512 B alignment, so most
+# bios cross leg and boundary_sectors boundaries; several layouts, the same
+# device in two legs, one to two jobs at iodepth 16 to 32.  Counters must
+# show the crossing happened and no head may stay pinned afterwards.
+DESCRIPTION="fio crc32c verify with crossing bios on several layouts"
+TIMEOUT=600
+
+# run_layout NAME TABLE MIN_CROSSED [fio options]
+run_layout() {
+	name=$1 table=$2 min=$3
+	shift 3
+	dm_create "$name" "$table"
+	fio_verify "/dev/mapper/$name" "$name" "$@"
+	crossed=$(counter "$name" crossed)
+	expect_ge "$crossed" "$min" "$name crossed"
+	expect_ge "$(counter "$name" remainders)" "$min" "$name remainders"
+	expect_eq "$(counter "$name" pinned)" 0 "$name pinned at rest"
+	echo "$name: verify clean, $crossed bios crossed, peak pinned $(counter "$name" peak_pinned)"
+	dmsetup remove "$name"
+}
+
+test_case() {
+	set -e
+	setup_ramdisks 2 64
+	# The issue's example shape, scaled: odd offsets, one device twice.
+	run_layout odd24 "0 124995 splitdf 3 /dev/ram0 7 50003 /dev/ram1 13 49991 /dev/ram0 70000 25001 2 boundary_sectors 24" 50 \
+		--size=48m
+	# Tiny odd boundary: a 1 MiB bio leaves a chain of ~290 remainders.
+	run_layout tiny7 "0 65536 splitdf 2 /dev/ram1 0 32768 /dev/ram0 65536 32768 2 boundary_sectors 7" 50 \
+		--size=24m --iodepth=32
+	# Legs only, many of them, two jobs on disjoint halves.
+	table="0 65536 splitdf 16"
+	i=0
+	while [ $i -lt 16 ]; do
+		table="$table /dev/ram$((i % 2)) $((i * 4096 + 3)) 4096"
+		i=$((i + 1))
+	done
+	run_layout legs16 "$table" 5 --size=16m --numjobs=2 --offset_increment=16m
+}

@@ -1,0 +1,58 @@
+# shellcheck shell=sh disable=SC2034
+# Requires: brd.  Hazard 1: a remainder in transit when suspend starts.
+# Checks: dozens of suspend/resume cycles (with and without --noflush) and
+# table reloads while fio writes and verifies bios that cross boundaries
+# every 8 sectors; every suspend returns, no head is pinned while the device
+# is suspended, fio's verify is clean.
+DESCRIPTION="suspend/resume and table reload under crossing load"
+TIMEOUT=900
+
+LEGS="/dev/ram0 8 40000 /dev/ram1 16 40000"
+
+suspended_check() {
+	expect_eq "$(counter sdf pinned)" 0 "pinned heads while suspended"
+}
+
+cycle_suspend() {
+	i=0
+	while [ $i -lt 30 ]; do
+		if [ $((i % 3)) = 2 ]; then flag=--noflush; else flag=; fi
+		dmsetup suspend $flag sdf
+		suspended_check
+		dmsetup resume sdf
+		usleep $((i % 4 * 100000))
+		i=$((i + 1))
+	done
+}
+
+# Same legs, so the same data: only where and how bios are split changes.
+cycle_reload() {
+	i=0
+	for f in "2 boundary_sectors 8" "2 boundary_sectors 24" "4 boundary_sectors 7 max_pinned 2" ""; do
+		for _ in 1 2 3; do
+			echo "0 80000 splitdf 2 $LEGS $f" | dmsetup reload sdf
+			dmsetup suspend sdf
+			suspended_check
+			dmsetup resume sdf
+			i=$((i + 1))
+		done
+	done
+	echo "$i table reloads"
+}
+
+test_case() {
+	set -e
+	setup_ramdisks 2 32
+	dm_create sdf "0 80000 splitdf 2 $LEGS 2 boundary_sectors 8"
+
+	fio_verify /dev/mapper/sdf bg --size=30m --iodepth=32 --loops=3 &
+	fio_pid=$!
+	sleep 2
+	cycle_suspend
+	echo "30 suspend/resume cycles"
+	cycle_reload
+	wait $fio_pid || fail "fio under suspend/resume"
+	echo "fio verify clean"
+	expect_ge "$(counter sdf crossed)" 1 "crossing bios after the reloads"
+	expect_eq "$(counter sdf pinned)" 0 "pinned heads at rest"
+}

@@ -1,0 +1,49 @@
+# shellcheck shell=sh disable=SC2034
+# Requires: brd; a small guest.  Hazard 2: every remainder pins its parent,
+# so a 1 MiB bio split every 8 sectors holds a chain of 255 clones.  Checks:
+# in a 384 MiB guest with most free memory taken by a tmpfs hog, deep
+# crossing writes at iodepth 64 finish and verify clean; with max_pinned 4
+# the clone path is capped and dm core takes the splits (core_splits grows,
+# peak_pinned stays at the cap), and that also verifies clean.
+DESCRIPTION="forward progress and verify under memory pressure with deep crossing"
+TIMEOUT=900
+VM_MEM=384
+
+# hog MIB: fill a tmpfs so that about MIB of memory stays free.
+hog() {
+	mkdir -p /hog
+	mount -t tmpfs -o size=90% hog /hog
+	avail=$(awk '/MemAvailable/ { print int($2 / 1024) }' /proc/meminfo)
+	take=$((avail - $1))
+	[ "$take" -gt 0 ] || return 0
+	dd if=/dev/zero of=/hog/fill bs=1M count="$take" 2>/dev/null || true
+	echo "hog: took ${take} MiB, $(awk '/MemAvailable/ { print int($2 / 1024) }' /proc/meminfo) MiB left available"
+}
+
+unhog() {
+	rm -f /hog/fill
+	umount /hog
+}
+
+test_case() {
+	set -e
+	setup_ramdisks 2 24
+	dm_create deep "0 90000 splitdf 2 /dev/ram0 0 45000 /dev/ram1 0 45000 2 boundary_sectors 8"
+	dm_create capped "0 90000 splitdf 2 /dev/ram1 0 45000 /dev/ram0 0 45000 4 boundary_sectors 8 max_pinned 4"
+	# Fill the ram disks first so that their pages are not allocated under the hog.
+	dd if=/dev/zero of=/dev/ram0 bs=1M 2>/dev/null || true
+	dd if=/dev/zero of=/dev/ram1 bs=1M 2>/dev/null || true
+	hog 48
+
+	fio_verify /dev/mapper/deep deep --bsrange=1m-1m --iodepth=64 --size=40m
+	expect_ge "$(counter deep peak_pinned)" 64 "deepest chain"
+	echo "deep: verify clean, core_splits $(counter deep core_splits)"
+
+	fio_verify /dev/mapper/capped capped --bsrange=1m-1m --iodepth=64 --size=40m
+	expect_ge "$(counter capped core_splits)" 1000 "splits handed to dm core"
+	peak=$(counter capped peak_pinned)
+	[ "$peak" -le 4 ] || fail "peak_pinned $peak above max_pinned 4"
+	echo "capped: verify clean, peak_pinned within max_pinned"
+	unhog
+	expect_eq "$(counter deep pinned)$(counter capped pinned)" "00" "pinned at rest"
+}

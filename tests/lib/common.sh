@@ -1,0 +1,116 @@
+# shellcheck shell=sh
+# Helpers for test cases, sourced by the guest runner before each case.
+# Every helper that checks something prints why it failed and returns 1;
+# cases run their body under `set -e`, so a failed check ends the case.
+
+fail() {
+	echo "FAIL: $*"
+	return 1
+}
+
+# setup_ramdisks COUNT MIB: fresh, zeroed /dev/ram0../dev/ram<COUNT-1>.
+setup_ramdisks() {
+	rmmod brd 2>/dev/null || true
+	modprobe brd rd_nr="$1" rd_size=$(($2 * 1024)) max_part=0
+	i=0
+	while [ "$i" -lt "$1" ]; do
+		[ -b /dev/ram$i ] || fail "/dev/ram$i missing"
+		i=$((i + 1))
+	done
+}
+
+# setup_nullb COUNT MIB [PARAMS]: memory-backed null_blk devices with a write-back
+# cache, so flushes are not dropped by the block layer on the way down.
+setup_nullb() {
+	rmmod null_blk 2>/dev/null || true
+	modprobe null_blk nr_devices="$1" gb=1 memory_backed=1 cache_size="$2" \
+		irqmode=0 queue_mode=2 discard=1 ${3:-}
+	[ -b /dev/nullb0 ] || fail "/dev/nullb0 missing"
+}
+
+# mm DEV: major:minor of a block device, as dm prints it.
+mm() {
+	d=$(readlink -f "$1")
+	cat "/sys/class/block/${d##*/}/dev"
+}
+
+sectors() { blockdev --getsz "$1"; }
+
+# dm_create NAME TABLE: create a device and its /dev/mapper node.
+dm_create() {
+	echo "$2" | dmsetup create "$1" || fail "dmsetup create $1: $2"
+	dmsetup mknodes "$1"
+	[ -b "/dev/mapper/$1" ] || fail "/dev/mapper/$1 missing"
+}
+
+dm_reload() {
+	echo "$2" | dmsetup reload "$1" || fail "dmsetup reload $1: $2"
+	dmsetup resume "$1" || fail "dmsetup resume $1"
+}
+
+# dm_table NAME: the table line without the leading "<start> <len> splitdf".
+dm_params() { dmsetup table "$1" | cut -d' ' -f4-; }
+
+# counter NAME FIELD: one of the INFO counters (see README, "Status").
+counter() {
+	set -- "$1" "$2" "$(dmsetup status "$1")"
+	case $2 in
+	mapped) n=4 ;; crossed) n=5 ;; remainders) n=6 ;; core_splits) n=7 ;;
+	pinned) n=8 ;; peak_pinned) n=9 ;;
+	*) fail "no counter $2"; return 1 ;;
+	esac
+	echo "$3" | cut -d' ' -f$n
+}
+
+# expect_ge VALUE MIN WHAT
+expect_ge() {
+	[ "$1" -ge "$2" ] || fail "$3: $1 < $2"
+}
+
+expect_eq() {
+	[ "$1" = "$2" ] || fail "$3: got '$1', want '$2'"
+}
+
+# klog_mark / klog_since: the kernel log lines printed after the mark.
+klog_mark() { KLOG_MARK=$(dmesg | wc -l); }
+klog_since() { dmesg | tail -n +$((KLOG_MARK + 1)); }
+
+# expect_refused NAME TABLE ERROR: the table is refused with ti->error ERROR
+# and leaves no device behind.
+expect_refused() {
+	klog_mark
+	if echo "$2" | dmsetup create "$1" >/dev/null 2>&1; then
+		fail "accepted: $2"
+		return 1
+	fi
+	if ! klog_since | grep -qF "splitdf: $3"; then
+		fail "no '$3' for: $2"
+		klog_since
+		return 1
+	fi
+	if dmsetup info "$1" >/dev/null 2>&1; then
+		fail "device $1 left behind after: $2"
+		return 1
+	fi
+	echo "refused: $3"
+}
+
+# fio_verify DEV NAME [fio options...]: write and verify with crc32c;
+# most bios cross boundaries with the default block sizes.
+fio_verify() {
+	dev=$1 job=$2
+	shift 2
+	fio --name="$job" --filename="$dev" --direct=1 --ioengine=libaio \
+		--iodepth=16 --rw=randwrite --bsrange=512-1m --blockalign=512 \
+		--verify=crc32c --verify_fatal=1 --do_verify=1 --randrepeat=0 \
+		--output="$job.fio" "$@" || { cat "$job.fio"; fail "fio $job"; }
+}
+
+# dev_md5 DEV [BYTES]: md5 of a device read with O_DIRECT, 512 KiB at a time.
+dev_md5() {
+	if [ -n "${2:-}" ]; then
+		dd if="$1" iflag=direct bs=512 count=$(($2 / 512)) 2>/dev/null | md5sum | cut -d' ' -f1
+	else
+		dd if="$1" iflag=direct bs=512k 2>/dev/null | md5sum | cut -d' ' -f1
+	fi
+}
