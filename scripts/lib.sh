@@ -156,6 +156,19 @@ case_file() {
 	fi
 }
 
+# One suite run per build dir at a time: runs share build/<KREL>/ and results/<KREL>/.
+# A nested call (vm-run under run-tests) inherits the lock.
+lock_build_dir() {
+	[ -n "${SPLITDF_BUILD_LOCKED:-}" ] && return 0
+	mkdir -p "$SPLITDF_BUILD"
+	exec 8>"$SPLITDF_BUILD/.lock"
+	if ! flock -n 8; then
+		log "waiting for another test run using $SPLITDF_BUILD"
+		flock 8
+	fi
+	export SPLITDF_BUILD_LOCKED=1
+}
+
 # Stage timer: 'stage_begin NAME' ... 'stage_end'.
 stage_begin() { _stage_name=$1; _stage_t0=$(date +%s); log "== $1"; }
 stage_end() { log "== $_stage_name done in $(($(date +%s) - _stage_t0))s"; }
