@@ -20,6 +20,7 @@
 #include <linux/percpu.h>
 #include <linux/slab.h>
 #include <linux/wait.h>
+#include <linux/workqueue.h>
 
 #include "dm-splitdf.h"
 
@@ -33,6 +34,12 @@
 #define SPLITDF_MIN_CLONES	64
 
 #define SPLITDF_MAX_LEGS	65535
+
+/*
+ * How many chained completions may nest on one stack before the rest is
+ * handed to a worker; see splitdf_complete_parent().
+ */
+#define SPLITDF_MAX_ENDIO_DEPTH	8
 
 struct splitdf_leg {
 	struct dm_dev *dev;
@@ -72,6 +79,15 @@ struct splitdf_c {
 struct splitdf_per_bio {
 	bool pinned;
 };
+
+/* Parents whose completion was moved off a deep stack */
+static struct workqueue_struct *splitdf_wq;
+static DEFINE_SPINLOCK(splitdf_deferred_lock);
+static struct bio_list splitdf_deferred = BIO_EMPTY_LIST;
+static DEFINE_PER_CPU(unsigned int, splitdf_endio_depth);
+
+static void splitdf_complete_deferred(struct work_struct *work);
+static DECLARE_WORK(splitdf_deferred_work, splitdf_complete_deferred);
 
 /* Construction */
 
@@ -416,11 +432,70 @@ static bool splitdf_try_pin(struct splitdf_c *sc)
 	return false;
 }
 
+static void splitdf_defer_completion(struct bio *parent)
+{
+	unsigned long flags;
+
+	spin_lock_irqsave(&splitdf_deferred_lock, flags);
+	bio_list_add(&splitdf_deferred, parent);
+	spin_unlock_irqrestore(&splitdf_deferred_lock, flags);
+	queue_work(splitdf_wq, &splitdf_deferred_work);
+}
+
+/*
+ * A chain of K remainders completes from the inside out: the last
+ * remainder completes its parent, whose dm_io completes the remainder
+ * before it, and so on, each step nested in dm core's clone_endio().  A
+ * 1 MiB bio split every 7 sectors overflowed the 16 KiB stack that way, so
+ * past SPLITDF_MAX_ENDIO_DEPTH nested completions on this CPU the parent
+ * is completed by a worker on a fresh stack instead.  The count is only
+ * ever too high (another task's nesting on the same CPU), never too low.
+ */
+static void splitdf_complete_parent(struct bio *parent)
+{
+	migrate_disable();
+	if (this_cpu_inc_return(splitdf_endio_depth) <= SPLITDF_MAX_ENDIO_DEPTH)
+		bio_endio(parent);
+	else
+		splitdf_defer_completion(parent);
+	this_cpu_dec(splitdf_endio_depth);
+	migrate_enable();
+}
+
+static void splitdf_complete_deferred(struct work_struct *work)
+{
+	struct bio *parent;
+
+	for (;;) {
+		spin_lock_irq(&splitdf_deferred_lock);
+		parent = bio_list_pop(&splitdf_deferred);
+		spin_unlock_irq(&splitdf_deferred_lock);
+		if (!parent)
+			return;
+		splitdf_complete_parent(parent);
+	}
+}
+
+/* What bio_chain_endio() does, with a bound on the stack it takes. */
+static void splitdf_rest_endio(struct bio *rest)
+{
+	struct bio *parent = rest->bi_private;
+
+	if (rest->bi_status && !parent->bi_status)
+		parent->bi_status = rest->bi_status;
+	bio_put(rest);
+	splitdf_complete_parent(parent);
+}
+
 /*
  * Keep the first @head sectors of @bio and send the rest back to this
  * device as a chained clone.  The clone is queued on current->bio_list
  * behind the bios for lower devices, so it is mapped only after the head
  * and all it produces have been submitted.
+ *
+ * The clone is chained to @bio as bio_chain() would chain it (@bio
+ * completes only when both have), but completes through
+ * splitdf_rest_endio(), which bounds how deep chains nest on the stack.
  *
  * The clone is allocated with GFP_NOWAIT and never waits for the pool:
  * every clone in flight pins its parent until the whole chain completes,
@@ -444,7 +519,9 @@ static bool splitdf_resubmit_remainder(struct splitdf_c *sc, struct bio *bio,
 
 	bio_advance(rest, head << SECTOR_SHIFT);
 	splitdf_clear_polled(rest);
-	bio_chain(rest, bio);
+	bio_inc_remaining(bio);
+	rest->bi_private = bio;
+	rest->bi_end_io = splitdf_rest_endio;
 	bio_trim(bio, 0, head);
 	submit_bio_noacct(rest);
 	return true;
@@ -703,12 +780,22 @@ static struct target_type splitdf_target = {
 
 static int __init dm_splitdf_init(void)
 {
-	return dm_register_target(&splitdf_target);
+	int r;
+
+	/* Completing I/O frees memory: the worker must run under pressure too */
+	splitdf_wq = alloc_workqueue("kdmsplitdf", WQ_MEM_RECLAIM, 0);
+	if (!splitdf_wq)
+		return -ENOMEM;
+	r = dm_register_target(&splitdf_target);
+	if (r)
+		destroy_workqueue(splitdf_wq);
+	return r;
 }
 
 static void __exit dm_splitdf_exit(void)
 {
 	dm_unregister_target(&splitdf_target);
+	destroy_workqueue(splitdf_wq);
 }
 
 module_init(dm_splitdf_init);

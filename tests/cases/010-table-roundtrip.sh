@@ -21,7 +21,7 @@ test_case() {
 		dmsetup remove rt
 	done <<-LINES
 	0 1000 splitdf 1 /dev/ram0 0 1000
-	0 250095 splitdf 3 /dev/ram0 7 100003 /dev/ram1 13 99991 /dev/ram0 150000 50001 2 boundary_sectors 24
+	0 249995 splitdf 3 /dev/ram0 7 100003 /dev/ram1 13 99991 /dev/ram0 150000 50001 2 boundary_sectors 24
 	0 2000 splitdf 2 1:0 0 1000 1:1 0 1000 4 max_pinned 3 boundary_sectors 7
 	0 2000 splitdf 2 1:0 0 1000 1:1 0 1000 0
 	0 1000 splitdf 1 /dev/ram0 0 1000 2 BOUNDARY_SECTORS 1

@@ -10,6 +10,7 @@ DESCRIPTION="snapshot + origin of one volume in one splitdf device, and during a
 TIMEOUT=900
 
 V=65536		# the volume: 32 MiB
+THROTTLE=/sys/module/dm_snapshot/parameters/snapshot_copy_throttle
 H=32768
 
 # merge_left: sectors still to merge (allocated minus metadata), or "" if
@@ -32,6 +33,8 @@ test_case() {
 
 	dmsetup remove sdf
 	dmsetup remove snap
+	# Merge at a crawl so that it is still running while fio writes.
+	echo 1 >$THROTTLE
 	dmsetup suspend origin
 	echo "0 $V snapshot-merge /dev/mapper/vol /dev/ram1 P 8" | dmsetup reload origin
 	dmsetup resume origin
@@ -41,7 +44,10 @@ test_case() {
 	dm_create sdf "0 $V splitdf 2 /dev/ram2 0 $H /dev/mapper/origin $H $H 2 boundary_sectors 8"
 	fio_verify /dev/mapper/sdf mergewrite --iodepth=32 --size=16m --offset=8m
 	expect_ge "$(counter sdf crossed)" 50 "crossing bios during the merge"
+	left=$(merge_left)
+	expect_ge "$left" 1 "sectors left to merge when fio ended"
 	echo "during merge: verify clean"
+	echo 100 >$THROTTLE
 
 	i=0
 	while [ "$(merge_left)" -gt 0 ]; do

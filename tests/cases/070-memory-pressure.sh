@@ -2,7 +2,7 @@
 # Requires: brd; a small guest.  Hazard 2: every remainder pins its parent,
 # so a 1 MiB bio split every 8 sectors holds a chain of 255 clones.  Checks:
 # in a 384 MiB guest with most free memory taken by a tmpfs hog, deep
-# crossing writes at iodepth 64 finish and verify clean; with max_pinned 4
+# crossing writes at iodepth 32 finish and verify clean; with max_pinned 4
 # the clone path is capped and dm core takes the splits (core_splits grows,
 # peak_pinned stays at the cap), and that also verifies clean.
 DESCRIPTION="forward progress and verify under memory pressure with deep crossing"
@@ -33,13 +33,13 @@ test_case() {
 	# Fill the ram disks first so that their pages are not allocated under the hog.
 	dd if=/dev/zero of=/dev/ram0 bs=1M 2>/dev/null || true
 	dd if=/dev/zero of=/dev/ram1 bs=1M 2>/dev/null || true
-	hog 48
+	hog 96
 
-	fio_verify /dev/mapper/deep deep --bsrange=1m-1m --iodepth=64 --size=40m
+	fio_verify /dev/mapper/deep deep --bsrange=1m-1m --iodepth=32 --size=40m
 	expect_ge "$(counter deep peak_pinned)" 64 "deepest chain"
 	echo "deep: verify clean, core_splits $(counter deep core_splits)"
 
-	fio_verify /dev/mapper/capped capped --bsrange=1m-1m --iodepth=64 --size=40m
+	fio_verify /dev/mapper/capped capped --bsrange=1m-1m --iodepth=32 --size=40m
 	expect_ge "$(counter capped core_splits)" 1000 "splits handed to dm core"
 	peak=$(counter capped peak_pinned)
 	[ "$peak" -le 4 ] || fail "peak_pinned $peak above max_pinned 4"

@@ -28,10 +28,15 @@ setup_nullb() {
 	[ -b /dev/nullb0 ] || fail "/dev/nullb0 missing"
 }
 
-# mm DEV: major:minor of a block device, as dm prints it.
+# mm DEV: major:minor of a block device node, as dm prints it.
 mm() {
-	d=$(readlink -f "$1")
-	cat "/sys/class/block/${d##*/}/dev"
+	set -- $(stat -L -c '0x%t 0x%T' "$1")
+	echo "$(($1)):$(($2))"
+}
+
+# kname DEV: the kernel's name of a block device node (dm-0, ram1, ...).
+kname() {
+	basename "$(readlink -f "/sys/dev/block/$(mm "$1")")"
 }
 
 sectors() { blockdev --getsz "$1"; }
