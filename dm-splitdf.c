@@ -783,7 +783,7 @@ static int __init dm_splitdf_init(void)
 	int r;
 
 	/* Completing I/O frees memory: the worker must run under pressure too */
-	splitdf_wq = alloc_workqueue("kdmsplitdf", WQ_MEM_RECLAIM, 0);
+	splitdf_wq = alloc_workqueue("kdmsplitdf", WQ_MEM_RECLAIM | WQ_UNBOUND, 0);
 	if (!splitdf_wq)
 		return -ENOMEM;
 	r = dm_register_target(&splitdf_target);
