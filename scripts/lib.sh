@@ -156,6 +156,14 @@ case_file() {
 	fi
 }
 
+# case_var CASE NAME DEFAULT: the number in a case's "NAME=123" line (quotes and a
+# trailing comment allowed), read with sed: the host never runs case files.
+case_var() {
+	local v
+	v=$(sed -n "s/^$2=[\"']\{0,1\}\([0-9][0-9]*\).*/\1/p" "$(case_file "$1")" 2>/dev/null | head -n1)
+	echo "${v:-$3}"
+}
+
 # One suite run per build dir at a time: runs share build/<KREL>/ and results/<KREL>/.
 # A nested call (vm-run under run-tests) inherits the lock.
 lock_build_dir() {
