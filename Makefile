@@ -6,7 +6,8 @@
 #   make                      build for the running kernel's headers
 #   make KERNELRELEASE=6.1.0-28-cloud-amd64   build for another kernel
 #   make KDIR=/path/to/linux-headers          build against a tree
-#   make check                checkpatch --strict, sparse, W=1
+#   make check                checkpatch --strict, sparse, W=1 (this KDIR)
+#   make check-kernels        the same on every supported Debian kernel (QEMU-free)
 #   make test | make demo     the QEMU suite and the main job (scripts/)
 
 KERNELRELEASE ?= $(shell uname -r)
@@ -36,6 +37,9 @@ checkpatch:
 
 check: checkpatch check-build
 
+check-kernels:
+	scripts/check-static
+
 version:
 	@echo $(VERSION)
 
@@ -45,4 +49,4 @@ test:
 demo:
 	scripts/demo
 
-.PHONY: all modules clean check check-build checkpatch version test demo
+.PHONY: all modules clean check check-build check-kernels checkpatch version test demo
