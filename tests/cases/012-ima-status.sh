@@ -1,0 +1,40 @@
+# shellcheck shell=sh disable=SC2034
+# Requires: IMA in the kernel (Debian has it), securityfs.  Checks: with an
+# IMA policy that measures device-mapper's critical data, loading a splitdf
+# table records the target's STATUSTYPE_IMA text: name, version, every leg
+# and the features.  dm measures tables only since 5.15; before that nothing
+# may be recorded.
+DESCRIPTION="IMA measurement of a splitdf table (STATUSTYPE_IMA)"
+TIMEOUT=120
+
+SEC=/sys/kernel/security
+
+# The decoded buffers of the dm_table_load measurements, one a line.
+dm_measurements() {
+	awk '$5 == "dm_table_load" { print $6 }' $SEC/ima/ascii_runtime_measurements |
+		while read -r hex; do
+			echo "$hex" | sed 's/../\\x&/g' | xargs -0 printf '%b'
+			echo
+		done
+}
+
+test_case() {
+	set -e
+	mountpoint -q $SEC || mount -t securityfs securityfs $SEC
+	[ -e $SEC/ima/policy ] || fail "no IMA in this kernel"
+	echo "measure func=CRITICAL_DATA label=device-mapper template=ima-buf" >$SEC/ima/policy ||
+		fail "IMA policy not accepted"
+	setup_ramdisks 2 1
+	dm_create sdf "0 3000 splitdf 3 /dev/ram0 8 1000 /dev/ram1 16 1000 /dev/ram0 1024 1000 4 max_pinned 9 boundary_sectors 24"
+	m=$(dm_measurements | grep 'target_name=splitdf' || true)
+	major=${KREL%%.*} rest=${KREL#*.}
+	if [ "$major" -lt 5 ] || { [ "$major" = 5 ] && [ "${rest%%.*}" -lt 15 ]; }; then
+		[ -z "$m" ] || fail "a measurement on a kernel before 5.15: $m"
+		echo "no IMA status before 5.15: none recorded"
+		return 0
+	fi
+	echo "$m"
+	echo "$m" | grep -q "target_name=splitdf,target_version=1\.[0-9]*\.[0-9]*,nr_legs=3,leg_0_device_name=1:0,leg_0_offset=8,leg_0_sectors=1000,leg_1_device_name=1:1,leg_1_offset=16,leg_1_sectors=1000,leg_2_device_name=1:0,leg_2_offset=1024,leg_2_sectors=1000,boundary_sectors=24,max_pinned=9;" ||
+		fail "IMA status not as documented"
+	echo "IMA status recorded as documented"
+}
