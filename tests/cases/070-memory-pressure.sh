@@ -30,9 +30,11 @@ test_case() {
 	setup_ramdisks 2 24
 	dm_create deep "0 90000 splitdf 2 /dev/ram0 0 45000 /dev/ram1 0 45000 2 boundary_sectors 8"
 	dm_create capped "0 90000 splitdf 2 /dev/ram1 0 45000 /dev/ram0 0 45000 4 boundary_sectors 8 max_pinned 4"
-	# Fill the ram disks first so that their pages are not allocated under the hog.
-	dd if=/dev/zero of=/dev/ram0 bs=1M 2>/dev/null || true
-	dd if=/dev/zero of=/dev/ram1 bs=1M 2>/dev/null || true
+	# Fill the ram disks first so that their pages are not allocated under
+	# the hog.  O_DIRECT: dirty page cache of /dev/ramN written back later
+	# (the hog makes reclaim do it) would land zeros on fio's data.
+	dd if=/dev/zero of=/dev/ram0 bs=1M oflag=direct 2>/dev/null || true
+	dd if=/dev/zero of=/dev/ram1 bs=1M oflag=direct 2>/dev/null || true
 	hog 96
 
 	fio_verify /dev/mapper/deep deep --bsrange=1m-1m --iodepth=32 --size=40m
