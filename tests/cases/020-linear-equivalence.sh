@@ -11,6 +11,7 @@ TOTAL=124995
 
 linear_table() {
 	start=0
+	# shellcheck disable=SC2086 # the legs, word by word
 	set -- $LEGS
 	while [ $# -ge 3 ]; do
 		echo "$start $3 linear $1 $2"
@@ -29,6 +30,7 @@ fill() {
 # Each leg's region on its own device equals its slice of the splitdf device.
 check_legs() {
 	start=0
+	# shellcheck disable=SC2086 # the legs, word by word
 	set -- $LEGS
 	while [ $# -ge 3 ]; do
 		a=$(dd if="$1" bs=512 skip="$2" count="$3" 2>/dev/null | md5sum)

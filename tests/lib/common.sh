@@ -23,6 +23,7 @@ setup_ramdisks() {
 # cache, so flushes are not dropped by the block layer on the way down.
 setup_nullb() {
 	rmmod null_blk 2>/dev/null || true
+	# shellcheck disable=SC2086 # PARAMS are several words
 	modprobe null_blk nr_devices="$1" gb=1 memory_backed=1 cache_size="$2" \
 		irqmode=0 queue_mode=2 discard=1 ${3:-}
 	[ -b /dev/nullb0 ] || fail "/dev/nullb0 missing"
@@ -30,6 +31,7 @@ setup_nullb() {
 
 # mm DEV: major:minor of a block device node, as dm prints it.
 mm() {
+	# shellcheck disable=SC2046 # two hex numbers, split on purpose
 	set -- $(stat -L -c '0x%t 0x%T' "$1")
 	echo "$(($1)):$(($2))"
 }
