@@ -16,6 +16,7 @@
 
 #include <linux/ctype.h>
 #include <linux/kernel.h>
+#include <linux/llist.h>
 #include <linux/module.h>
 #include <linux/percpu.h>
 #include <linux/slab.h>
@@ -78,12 +79,17 @@ struct splitdf_c {
 
 struct splitdf_per_bio {
 	bool pinned;
+	/*
+	 * On splitdf_deferred while a worker completes the bio.  Not bi_next:
+	 * the head may still sit in a lower driver's request, which links its
+	 * bios through bi_next.
+	 */
+	struct llist_node deferred;
 };
 
 /* Parents whose completion was moved off a deep stack */
 static struct workqueue_struct *splitdf_wq;
-static DEFINE_SPINLOCK(splitdf_deferred_lock);
-static struct bio_list splitdf_deferred = BIO_EMPTY_LIST;
+static LLIST_HEAD(splitdf_deferred);
 static DEFINE_PER_CPU(unsigned int, splitdf_endio_depth);
 
 static void splitdf_complete_deferred(struct work_struct *work);
@@ -432,13 +438,12 @@ static bool splitdf_try_pin(struct splitdf_c *sc)
 	return false;
 }
 
+/* @parent is always a bio our .map was given, so it has our per-bio data. */
 static void splitdf_defer_completion(struct bio *parent)
 {
-	unsigned long flags;
+	struct splitdf_per_bio *pb = dm_per_bio_data(parent, sizeof(*pb));
 
-	spin_lock_irqsave(&splitdf_deferred_lock, flags);
-	bio_list_add(&splitdf_deferred, parent);
-	spin_unlock_irqrestore(&splitdf_deferred_lock, flags);
+	llist_add(&pb->deferred, &splitdf_deferred);
 	queue_work(splitdf_wq, &splitdf_deferred_work);
 }
 
@@ -464,16 +469,11 @@ static void splitdf_complete_parent(struct bio *parent)
 
 static void splitdf_complete_deferred(struct work_struct *work)
 {
-	struct bio *parent;
+	struct llist_node *list = llist_del_all(&splitdf_deferred);
+	struct splitdf_per_bio *pb, *next;
 
-	for (;;) {
-		spin_lock_irq(&splitdf_deferred_lock);
-		parent = bio_list_pop(&splitdf_deferred);
-		spin_unlock_irq(&splitdf_deferred_lock);
-		if (!parent)
-			return;
-		splitdf_complete_parent(parent);
-	}
+	llist_for_each_entry_safe(pb, next, llist_reverse_order(list), deferred)
+		splitdf_complete_parent(dm_bio_from_per_bio_data(pb, sizeof(*pb)));
 }
 
 /* What bio_chain_endio() does, with a bound on the stack it takes. */

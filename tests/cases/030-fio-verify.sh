@@ -1,5 +1,5 @@
 # shellcheck shell=sh disable=SC2034
-# Requires: brd, fio with libaio.  Checks: fio crc32c verify (fatal) over
+# Requires: brd, null_blk, fio with libaio.  Checks: fio crc32c verify (fatal) over
 # /dev/mapper nodes with bios of 512 B to 1 MiB at 512 B alignment, so most
 # bios cross leg and boundary_sectors boundaries; several layouts, the same
 # device in two legs, one to two jobs at iodepth 16 to 32.  Counters must
@@ -38,4 +38,10 @@ test_case() {
 		i=$((i + 1))
 	done
 	run_layout legs16 "$table" 5 --size=16m --numjobs=2 --offset_increment=16m
+	# blk-mq legs that complete from a timer: heads are still in flight in
+	# a request when their remainders complete.
+	setup_nullb 2 0 "irqmode=2 completion_nsec=20000"
+	run_layout mq7 "0 65536 splitdf 2 /dev/nullb0 0 32768 /dev/nullb1 32768 32768 2 boundary_sectors 7" 50 \
+		--size=24m --iodepth=32
+	rmmod null_blk
 }
