@@ -655,15 +655,35 @@ static void splitdf_reset_stats(struct splitdf_c *sc)
 	atomic_set(&sc->peak_pinned, atomic_read(&sc->pinned));
 }
 
+/* The INFO counters: bare for status, labelled for the counters message. */
+static void splitdf_emit_counters(struct splitdf_c *sc, bool labelled,
+				  char *result, unsigned int maxlen)
+{
+	int pinned = atomic_read(&sc->pinned);
+	int peak = atomic_read(&sc->peak_pinned);
+	struct splitdf_stats sum;
+	unsigned int sz = 0;
+
+	splitdf_sum_stats(sc, &sum);
+	if (!labelled) {
+		DMEMIT("%llu %llu %llu %llu %d %d", sum.mapped, sum.crossed,
+		       sum.remainders, sum.core_splits, pinned, peak);
+		return;
+	}
+	DMEMIT("mapped=%llu crossed=%llu remainders=%llu core_splits=%llu pinned=%d peak_pinned=%d",
+	       sum.mapped, sum.crossed, sum.remainders, sum.core_splits,
+	       pinned, peak);
+}
+
 static unsigned int splitdf_nr_feature_args(struct splitdf_c *sc)
 {
 	return (sc->boundary ? 2 : 0) + (sc->max_pinned ? 2 : 0);
 }
 
 static void splitdf_emit_table(struct splitdf_c *sc, char *result,
-			       unsigned int maxlen, unsigned int sz)
+			       unsigned int maxlen)
 {
-	unsigned int i;
+	unsigned int i, sz = 0;
 
 	DMEMIT("%u", sc->nr_legs);
 	for (i = 0; i < sc->nr_legs; i++)
@@ -681,10 +701,10 @@ static void splitdf_emit_table(struct splitdf_c *sc, char *result,
 }
 
 static void splitdf_emit_ima(struct dm_target *ti, char *result,
-			     unsigned int maxlen, unsigned int sz)
+			     unsigned int maxlen)
 {
 	struct splitdf_c *sc = ti->private;
-	unsigned int i;
+	unsigned int i, sz = 0;
 
 	DMEMIT("target_name=%s,target_version=%u.%u.%u,nr_legs=%u",
 	       ti->type->name, ti->type->version[0], ti->type->version[1],
@@ -703,31 +723,13 @@ static void splitdf_status(struct dm_target *ti, status_type_t type,
 			   unsigned int maxlen)
 {
 	struct splitdf_c *sc = ti->private;
-	struct splitdf_stats sum;
-	unsigned int sz = 0;
 
-	if (type == STATUSTYPE_INFO) {
-		splitdf_sum_stats(sc, &sum);
-		DMEMIT("%llu %llu %llu %llu %d %d",
-		       sum.mapped, sum.crossed, sum.remainders, sum.core_splits,
-		       atomic_read(&sc->pinned), atomic_read(&sc->peak_pinned));
-	} else if (type == STATUSTYPE_TABLE) {
-		splitdf_emit_table(sc, result, maxlen, sz);
-	} else if (splitdf_status_is_ima(type)) {
-		splitdf_emit_ima(ti, result, maxlen, sz);
-	}
-}
-
-static void splitdf_emit_counters(struct splitdf_c *sc, char *result,
-				  unsigned int maxlen)
-{
-	struct splitdf_stats sum;
-	unsigned int sz = 0;
-
-	splitdf_sum_stats(sc, &sum);
-	DMEMIT("mapped=%llu crossed=%llu remainders=%llu core_splits=%llu pinned=%d peak_pinned=%d",
-	       sum.mapped, sum.crossed, sum.remainders, sum.core_splits,
-	       atomic_read(&sc->pinned), atomic_read(&sc->peak_pinned));
+	if (type == STATUSTYPE_INFO)
+		splitdf_emit_counters(sc, false, result, maxlen);
+	else if (type == STATUSTYPE_TABLE)
+		splitdf_emit_table(sc, result, maxlen);
+	else if (splitdf_status_is_ima(type))
+		splitdf_emit_ima(ti, result, maxlen);
 }
 
 static int splitdf_message(struct dm_target *ti, unsigned int argc,
@@ -740,7 +742,7 @@ static int splitdf_message(struct dm_target *ti, unsigned int argc,
 		return 0;
 	}
 	if (argc == 1 && !strcasecmp(argv[0], "counters")) {
-		splitdf_emit_counters(sc, result, maxlen);
+		splitdf_emit_counters(sc, true, result, maxlen);
 		return 1;
 	}
 	DMWARN("Unrecognised message received");
