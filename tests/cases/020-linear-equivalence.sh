@@ -33,9 +33,8 @@ check_legs() {
 	# shellcheck disable=SC2086 # the legs, word by word
 	set -- $LEGS
 	while [ $# -ge 3 ]; do
-		a=$(dd if="$1" bs=512 skip="$2" count="$3" 2>/dev/null | md5sum)
-		b=$(dd if=/dev/mapper/sdf bs=512 skip="$start" count="$3" 2>/dev/null | md5sum)
-		expect_eq "$a" "$b" "leg $1 at $2 (+$3)"
+		expect_eq "$(region_md5 "$1" "$2" "$3")" "$(region_md5 /dev/mapper/sdf "$start" "$3")" \
+			"leg $1 at $2 (+$3)"
 		start=$((start + $3))
 		shift 3
 	done

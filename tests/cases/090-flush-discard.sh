@@ -39,11 +39,6 @@ check_flush() {
 	expect_eq "$f1" "$fdm" "flushes to nullb1"
 }
 
-# region_md5 DEV START COUNT (sectors)
-region_md5() {
-	dd if="$1" bs=512 skip="$2" count="$3" 2>/dev/null | md5sum | cut -d' ' -f1
-}
-
 zero_md5() {
 	dd if=/dev/zero bs=512 count="$1" 2>/dev/null | md5sum | cut -d' ' -f1
 }

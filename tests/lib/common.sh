@@ -55,9 +55,6 @@ dm_reload() {
 	dmsetup resume "$1" || fail "dmsetup resume $1"
 }
 
-# dm_table NAME: the table line without the leading "<start> <len> splitdf".
-dm_params() { dmsetup table "$1" | cut -d' ' -f4-; }
-
 # counter NAME FIELD: one of the INFO counters (see README, "Status").
 counter() {
 	set -- "$1" "$2" "$(dmsetup status "$1")"
@@ -113,11 +110,12 @@ fio_verify() {
 		--output="$job.fio" "$@" || { cat "$job.fio"; fail "fio $job"; }
 }
 
-# dev_md5 DEV [BYTES]: md5 of a device read with O_DIRECT, 512 KiB at a time.
+# dev_md5 DEV: md5 of a whole device read with O_DIRECT, 512 KiB at a time.
 dev_md5() {
-	if [ -n "${2:-}" ]; then
-		dd if="$1" iflag=direct bs=512 count=$(($2 / 512)) 2>/dev/null | md5sum | cut -d' ' -f1
-	else
-		dd if="$1" iflag=direct bs=512k 2>/dev/null | md5sum | cut -d' ' -f1
-	fi
+	dd if="$1" iflag=direct bs=512k 2>/dev/null | md5sum | cut -d' ' -f1
+}
+
+# region_md5 DEV START COUNT: md5 of COUNT sectors from sector START.
+region_md5() {
+	dd if="$1" bs=512 skip="$2" count="$3" 2>/dev/null | md5sum | cut -d' ' -f1
 }
