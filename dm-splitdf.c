@@ -184,6 +184,24 @@ static int splitdf_parse_leg(struct dm_target *ti, struct dm_arg_set *as,
 	return splitdf_check_leg(ti, leg);
 }
 
+/*
+ * dm core checks that legs are aligned to their logical blocks; a split
+ * inside a leg must be too, or head and remainder both fail.
+ */
+static int splitdf_check_boundary(struct dm_target *ti, struct splitdf_c *sc)
+{
+	unsigned int i, lbs;
+
+	for (i = 0; i < sc->nr_legs; i++) {
+		lbs = bdev_logical_block_size(sc->legs[i].dev->bdev) >> SECTOR_SHIFT;
+		if (sc->boundary % lbs) {
+			ti->error = "boundary_sectors not aligned to a leg's logical block size";
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
 static int splitdf_parse_legs(struct dm_target *ti, struct dm_arg_set *as,
 			      struct splitdf_c *sc)
 {
@@ -353,6 +371,8 @@ static int splitdf_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 	if (!r)
 		r = splitdf_parse_features(ti, &as, sc);
 	if (!r)
+		r = splitdf_check_boundary(ti, sc);
+	if (!r)
 		r = splitdf_alloc_runtime(ti, sc);
 	if (r) {
 		splitdf_free(ti, sc);
@@ -467,13 +487,24 @@ static void splitdf_complete_parent(struct bio *parent)
 	migrate_enable();
 }
 
+/*
+ * The worker completes each parent itself, whatever the count says: a task
+ * preempted deep in a chain keeps the count high on its CPU, and deferring
+ * again from here would only requeue the work.  Nested completions below
+ * still see the count and stop within SPLITDF_MAX_ENDIO_DEPTH levels.
+ */
 static void splitdf_complete_deferred(struct work_struct *work)
 {
 	struct llist_node *list = llist_del_all(&splitdf_deferred);
 	struct splitdf_per_bio *pb, *next;
 
-	llist_for_each_entry_safe(pb, next, llist_reverse_order(list), deferred)
-		splitdf_complete_parent(dm_bio_from_per_bio_data(pb, sizeof(*pb)));
+	llist_for_each_entry_safe(pb, next, llist_reverse_order(list), deferred) {
+		migrate_disable();
+		this_cpu_inc(splitdf_endio_depth);
+		bio_endio(dm_bio_from_per_bio_data(pb, sizeof(*pb)));
+		this_cpu_dec(splitdf_endio_depth);
+		migrate_enable();
+	}
 }
 
 /* What bio_chain_endio() does, with a bound on the stack it takes. */
