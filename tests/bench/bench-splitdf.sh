@@ -1,0 +1,370 @@
+# shellcheck shell=sh disable=SC2034
+# The guest half of `make bench` (scripts/bench runs it as a case with
+# SPLITDF_CASES_DIR=tests/bench).  Not part of the test suite.
+#
+# On one null_blk device (memory_backed=0, irqmode=0, blk-mq: the block
+# layer's own cost) and one brd device, the same region is mapped by:
+#   raw      the device itself
+#   linear   dm-linear, one target
+#   linear4  dm-linear, one target per leg (4 legs)
+#   stripe   dm-stripe, one stripe, chunk = boundary_sectors (8)
+#   clone, core, inline
+#            splitdf, the same 4 legs, boundary_sectors 8, in each split_mode
+#            (clone is the default table line; core and inline are skipped
+#            when the module refuses split_mode)
+# Timed pass: per round, per device, per workload, one fio invocation runs
+# one stonewalled job per configuration, the order rotated every round
+# (A B C ..., B C .. A, ...), so each pair of configurations is measured
+# seconds apart.  Untimed pass: per workload and configuration, a fixed
+# number of I/Os with kmem tracepoint histograms counting every slab and
+# kmalloc allocation in the guest, plus splitdf's own counters.
+# Then: slab objects of bio/dm caches back to the baseline, rmmod dm_splitdf.
+#
+# Output lines for scripts/bench-report start with "@@B "; progress lines
+# start with "bench: ".  Knobs from the kernel command line:
+#   splitdf_bench=rounds:5,runtime_ms:800,ramp_ms:200,devs:nullb+brd,alloc_devs:nullb,alloc_ios:1024,engine:libaio,workloads:all
+DESCRIPTION="benchmark: splitdf split modes against dm-linear and dm-stripe"
+TIMEOUT=5400
+VM_MEM=1536
+
+TR=/sys/kernel/tracing
+NULLB_MIB=1024
+BRD_MIB=256
+NLEGS=4
+BOUNDARY=8
+
+# knob NAME DEFAULT: a value from splitdf_bench=k:v,k:v on the command line.
+knob() {
+	v=$(tr ' ' '\n' </proc/cmdline | sed -n 's/^splitdf_bench=//p' | tr ',' '\n' |
+		sed -n "s/^$1://p" | tail -n1)
+	echo "${v:-$2}"
+}
+
+B() { echo "@@B $*"; }
+progress() { echo "bench: $(date +%H:%M:%S) $*"; }
+
+# fio options of a workload name (<pattern>-qd<N>).
+wl_opts() {
+	case ${1%-qd*} in
+	rr4k) echo "--rw=randread --bs=4k" ;;
+	rw4k) echo "--rw=randwrite --bs=4k" ;;
+	rr16k2k) echo "--rw=randread --bs=16k --blockalign=2k" ;;
+	rw16k2k) echo "--rw=randwrite --bs=16k --blockalign=2k" ;;
+	sr1m) echo "--rw=read --bs=1m" ;;
+	sw1m) echo "--rw=write --bs=1m" ;;
+	*) fail "unknown workload $1" ;;
+	esac
+	echo "--iodepth=${1##*-qd}"
+}
+
+# Block size in bytes of a workload.
+wl_bs() {
+	case ${1%-qd*} in
+	*4k) echo 4096 ;; *16k2k) echo 16384 ;; *1m) echo 1048576 ;;
+	esac
+}
+
+# dev_of DEV CFG: the node fio uses.
+dev_of() {
+	if [ "$2" = raw ]; then base_of "$1"; else echo "/dev/mapper/$1_$2"; fi
+}
+
+base_of() {
+	case $1 in nullb) echo /dev/nullb0 ;; brd) echo /dev/ram0 ;; esac
+}
+
+size_of() {
+	case $1 in nullb) echo $((NULLB_MIB * 2048)) ;; brd) echo $((BRD_MIB * 2048)) ;; esac
+}
+
+# make_devices DEV: every configuration over the same region of DEV.
+make_devices() {
+	d=$1
+	base=$(base_of "$d")
+	s=$(size_of "$d")
+	leg=$((s / NLEGS))
+	legs="$NLEGS"
+	lin4=""
+	i=0
+	while [ $i -lt $NLEGS ]; do
+		legs="$legs $base $((i * leg)) $leg"
+		lin4="$lin4$((i * leg)) $leg linear $base $((i * leg))
+"
+		i=$((i + 1))
+	done
+	dm_create "${d}_linear" "0 $s linear $base 0"
+	dm_create "${d}_linear4" "$lin4"
+	dm_create "${d}_stripe" "0 $s striped 1 $BOUNDARY $base 0"
+	dm_create "${d}_clone" "0 $s splitdf $legs 2 boundary_sectors $BOUNDARY"
+	CFGS="raw linear linear4 stripe clone"
+	for m in core inline; do
+		if echo "0 $s splitdf $legs 4 boundary_sectors $BOUNDARY split_mode $m" |
+			dmsetup create "${d}_$m" 2>/dev/null; then
+			dmsetup mknodes "${d}_$m"
+			CFGS="$CFGS $m"
+		else
+			B "skip $d $m module refuses split_mode $m"
+		fi
+	done
+	for c in $CFGS; do
+		[ "$c" = raw ] || B "table $d $c $(dmsetup table "${d}_$c" | tr '\n' '|')"
+	done
+}
+
+is_sdf() { case $1 in clone | core | inline) return 0 ;; esac; return 1; }
+
+# rotate N WORDS...: the words starting from index N mod count.
+rotate() {
+	n=$1
+	shift
+	k=$((n % $#))
+	out=""
+	i=0
+	for w in "$@"; do
+		[ $i -ge $k ] && out="$out $w"
+		i=$((i + 1))
+	done
+	i=0
+	for w in "$@"; do
+		[ $i -lt $k ] && out="$out $w"
+		i=$((i + 1))
+	done
+	echo "$out"
+}
+
+# Terse v3 fields: 3 job, 5 error, read 6 KiB 8 IOPS 9 ms, write 47 KiB 49 IOPS 50 ms.
+# Prints "cfg kib runtime_ms iops" per job.
+terse_jobs() {
+	awk -F';' -v w="$1" 'NF > 50 && $1 == 3 {
+		if ($5 != 0) { print "ERR", $3, $5; next }
+		if (w ~ /^(rw|sw)/) print $3, $47, $50, $49; else print $3, $6, $9, $8 }' "$2"
+}
+
+# sdf_reset DEV / sdf_status DEV ROUND WL: splitdf counters around one fio run.
+sdf_reset() {
+	for c in $CFGS; do
+		is_sdf "$c" && dmsetup message "$1_$c" 0 reset_counters
+	done
+	return 0
+}
+
+sdf_status() {
+	for c in $CFGS; do
+		is_sdf "$c" && B "tstat $1 $2 $3 $c $(dmsetup status "$1_$c" | cut -d' ' -f4-9)"
+	done
+	return 0
+}
+
+# timed_run DEV ROUND WL: one fio, one stonewalled job per configuration.
+timed_run() {
+	d=$1 r=$2 wl=$3
+	s=$(size_of "$d")
+	# shellcheck disable=SC2046 # option lists
+	set -- --output-format=terse --terse-version=3 --direct=1 --ioengine="$ENGINE" \
+		--time_based --runtime="${RUNTIME_MS}ms" --ramp_time="${RAMP_MS}ms" \
+		--norandommap --randrepeat=1 --size=$((s * 512)) $(wl_opts "$wl")
+	# shellcheck disable=SC2086 # CFGS is a list
+	for c in $(rotate "$r" $CFGS); do
+		set -- "$@" --name="$c" --filename="$(dev_of "$d" "$c")" --stonewall
+	done
+	sdf_reset "$d"
+	fio "$@" >fio.terse 2>fio.err || { cat fio.err fio.terse; fail "fio $d $wl round $r"; }
+	sdf_status "$d" "$r" "$wl"
+	pos=0
+	terse_jobs "$wl" fio.terse | while read -r c kib ms iops; do
+		[ "$c" = ERR ] && fail "fio job $kib error $ms ($d $wl round $r)"
+		B "perf $d $r $wl $c $kib $ms $iops $pos $(wl_bs "$wl")"
+		pos=$((pos + 1))
+	done
+}
+
+# Histogram triggers: every kmem allocation event, keyed by call site.
+HIST_SPEC="hist:keys=call_site.sym:vals=hitcount:sort=hitcount.descending:size=4096"
+PAGE_SPEC="hist:keys=order:vals=hitcount:size=128"
+alloc_events() {
+	for e in kmem_cache_alloc kmem_cache_alloc_node kmalloc kmalloc_node mm_page_alloc; do
+		[ -e "$TR/events/kmem/$e/trigger" ] && echo "$e"
+	done
+}
+
+spec_of() { if [ "$1" = mm_page_alloc ]; then echo "$PAGE_SPEC"; else echo "$HIST_SPEC"; fi; }
+
+hist_on() {
+	for e in $ALLOC_EVENTS; do spec_of "$e" >"$TR/events/kmem/$e/trigger"; done
+}
+
+hist_off() {
+	for e in $ALLOC_EVENTS; do echo "!$(spec_of "$e")" >"$TR/events/kmem/$e/trigger"; done
+}
+
+# hist_total EVENT: hits since hist_on.
+hist_total() {
+	awk '/^ *Hits:/ { print $2 }' "$TR/events/kmem/$1/hist"
+}
+
+# hist_sites EVENT: the 6 busiest call sites, "symbol count".
+hist_sites() {
+	awk '/call_site:/ && /hitcount:/ {
+		for (i = 1; i <= NF; i++) if ($i ~ /\+0x/) { s = $i; sub(/\+.*/, "", s) }
+		print s, $NF }' "$TR/events/kmem/$1/hist" | head -n 6
+}
+
+# alloc_fio DEV WL CFG N: N I/Os with the histograms on; prints the counts.
+alloc_fio() {
+	d=$1 wl=$2 c=$3 n=$4
+	s=$(size_of "$d")
+	hist_on
+	# shellcheck disable=SC2046 # option lists
+	fio --output-format=terse --terse-version=3 --direct=1 --ioengine="$ENGINE" \
+		--norandommap --randrepeat=1 --size=$((s * 512)) --number_ios="$n" \
+		$(wl_opts "$wl") --name="$c" --filename="$(dev_of "$d" "$c")" >fio.terse 2>fio.err ||
+		{ hist_off; cat fio.err fio.terse; fail "fio alloc $d $wl $c"; }
+	line="alloc $d $wl $c $n $(terse_jobs "$wl" fio.terse | awk '{ print $2 }') $(wl_bs "$wl")"
+	for e in $ALLOC_EVENTS; do line="$line $e=$(hist_total "$e")"; done
+	B "$line"
+}
+
+# alloc_run DEV WL CFG: N and 2N I/Os; the difference is what N I/Os allocate,
+# without fio's start-up and teardown.  Call sites and splitdf's counters are
+# those of the 2N run.
+alloc_run() {
+	d=$1 wl=$2 c=$3
+	n=$ALLOC_IOS
+	case $wl in *1m-*) n=$((ALLOC_IOS / 8)) ;; esac
+	alloc_fio "$d" "$wl" "$c" "$n"
+	hist_off
+	is_sdf "$c" && dmsetup message "${d}_$c" 0 reset_counters
+	alloc_fio "$d" "$wl" "$c" $((2 * n))
+	for e in $ALLOC_EVENTS; do
+		[ "$e" = mm_page_alloc ] && continue
+		hist_sites "$e" | while read -r sym cnt; do B "site $d $wl $c $e $sym $cnt"; done
+	done
+	hist_off
+	is_sdf "$c" && B "astat $d $wl $c $(dmsetup status "${d}_$c" | cut -d' ' -f4-9)"
+	return 0
+}
+
+# Slab caches the bench checks: bios, biovecs, dm's and the module's biosets.
+SLAB_RE='^(bio|biovec|dm_|dm-|kcopyd|splitdf)'
+
+slab_shrink() {
+	for f in /sys/kernel/slab/*/shrink; do
+		n=${f%/shrink}
+		n=${n##*/}
+		echo "$n" | grep -Eq "$SLAB_RE" && echo 1 >"$f" 2>/dev/null
+	done
+	return 0
+}
+
+# slab_snapshot FILE: "name active_objs objperslab" of the caches above.
+slab_snapshot() {
+	slab_shrink
+	awk -v re="$SLAB_RE" 'NR > 2 && $1 ~ re { print $1, $2, $5 }' /proc/slabinfo | sort >"$1"
+}
+
+# slab_compare BEFORE AFTER: every cache within one slab's worth of objects of its
+# baseline (after shrinking both); caches created since must be gone or empty.
+slab_compare() {
+	awk '
+		NR == FNR { before[$1] = $2; per[$1] = $3; next }
+		{ b = ($1 in before) ? before[$1] : 0; tol = ($1 in per) ? per[$1] : $3
+		  d = $2 - b; if (d < 0) d = -d
+		  ok = d <= tol ? "ok" : "FAIL"; if (ok == "FAIL") bad = 1
+		  print "@@B slab", $1, b, $2, tol, ok; seen[$1] = 1 }
+		END {
+		  for (n in before) if (!(n in seen) && before[n] > per[n]) print "@@B slab", n, before[n], 0, per[n], "ok-gone"
+		  exit bad }' "$1" "$2"
+}
+
+test_case() {
+	set -e
+	ROUNDS=$(knob rounds 5)
+	RUNTIME_MS=$(knob runtime_ms 800)
+	RAMP_MS=$(knob ramp_ms 200)
+	DEVS=$(knob devs nullb+brd | tr '+' ' ')
+	ALLOC_DEVS=$(knob alloc_devs nullb | tr '+' ' ')
+	ALLOC_IOS=$(knob alloc_ios 1024)
+	ENGINE=$(knob engine libaio)
+	WLS=$(knob workloads all | tr '+' ' ')
+	[ "$WLS" = all ] && WLS="rr4k rw4k rr16k2k rw16k2k sr1m sw1m"
+	WORKLOADS=""
+	for w in $WLS; do WORKLOADS="$WORKLOADS $w-qd1 $w-qd32"; done
+
+	B "meta kernel $(uname -r)"
+	B "meta cpus $(grep -c ^processor /proc/cpuinfo)"
+	B "meta cpu_model $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n1)"
+	B "meta mem_mib $(awk '/MemTotal/ { print int($2 / 1024) }' /proc/meminfo)"
+	B "meta cmdline $(cat /proc/cmdline)"
+	B "meta fio $(fio --version)"
+	B "meta rounds $ROUNDS"
+	B "meta runtime_ms $RUNTIME_MS"
+	B "meta ramp_ms $RAMP_MS"
+	B "meta alloc_ios $ALLOC_IOS"
+	B "meta workloads$WORKLOADS"
+	B "meta boundary_sectors $BOUNDARY"
+	B "meta legs $NLEGS"
+
+	# The engine must work here; fall back to libaio rather than measure nothing.
+	modprobe null_blk nr_devices=1 gb=$((NULLB_MIB / 1024)) memory_backed=0 irqmode=0 \
+		queue_mode=2 hw_queue_depth=64 submit_queues=1 bs=512
+	B "meta nullb0 queue_mode=2(blk-mq) irqmode=0 memory_backed=0 hw_queue_depth=64 submit_queues=1 bs=512 size=${NULLB_MIB}MiB"
+	if ! fio --name=probe --filename=/dev/nullb0 --direct=1 --ioengine="$ENGINE" \
+		--rw=randread --bs=4k --number_ios=16 --size=1m >probe.out 2>&1; then
+		cat probe.out
+		B "meta engine_fallback $ENGINE failed, using libaio"
+		ENGINE=libaio
+	fi
+	B "meta engine $ENGINE"
+	setup_ramdisks 1 "$BRD_MIB"
+	# Every page of the ram disk allocated before anything is timed.
+	fio --name=fill --filename=/dev/ram0 --direct=1 --ioengine=libaio --rw=write \
+		--bs=1m --iodepth=4 --size=${BRD_MIB}m --output=fill.out
+	B "meta ram0 brd rd_size=${BRD_MIB}MiB, every page written before the run"
+
+	slab_snapshot slab.before
+	for d in $DEVS; do make_devices "$d"; done
+	B "meta configs $CFGS"
+
+	r=0
+	while [ $r -lt "$ROUNDS" ]; do
+		for d in $DEVS; do
+			for wl in $WORKLOADS; do
+				progress "round $((r + 1))/$ROUNDS $d $wl"
+				timed_run "$d" "$r" "$wl"
+			done
+		done
+		r=$((r + 1))
+	done
+
+	ALLOC_EVENTS=$(alloc_events | tr '\n' ' ')
+	if [ -n "$ALLOC_EVENTS" ] && [ -e "$TR/events/kmem/kmem_cache_alloc/hist" ]; then
+		B "meta alloc_events $ALLOC_EVENTS"
+		for d in $ALLOC_DEVS; do
+			for wl in $WORKLOADS; do
+				progress "allocations $d $wl"
+				for c in $CFGS; do alloc_run "$d" "$wl" "$c"; done
+			done
+		done
+	else
+		B "meta alloc_events none (no kmem tracepoints or hist triggers)"
+	fi
+
+	progress "teardown"
+	for d in $DEVS; do
+		for c in $CFGS; do [ "$c" = raw ] || dmsetup remove "${d}_$c"; done
+	done
+	rc=0
+	if rmmod dm_splitdf; then B "check rmmod ok"; else B "check rmmod FAIL"; rc=1; fi
+	slab_snapshot slab.after
+	if slab_compare slab.before slab.after; then B "check slab ok"; else B "check slab FAIL"; rc=1; fi
+	if dmesg | grep -Eq 'BUG:|WARNING:|Oops|hung task|blocked for more than'; then
+		dmesg | grep -E 'BUG:|WARNING:|Oops|hung task|blocked for more than' | head -n 5
+		B "check dmesg FAIL"
+		rc=1
+	else
+		B "check dmesg ok"
+	fi
+	rmmod null_blk brd
+	B "done"
+	return $rc
+}
