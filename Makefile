@@ -9,6 +9,7 @@
 #   make check                checkpatch --strict, sparse, W=1 (this KDIR)
 #   make check-kernels        the same on every supported Debian kernel (QEMU-free)
 #   make test | make demo     the QEMU suite and the main job (scripts/)
+#   make bench                splitdf's split modes against dm-linear and dm-stripe (QEMU)
 
 KERNELRELEASE ?= $(shell uname -r)
 KDIR ?= /lib/modules/$(KERNELRELEASE)/build
@@ -49,4 +50,7 @@ test:
 demo:
 	scripts/demo
 
-.PHONY: all modules clean check check-build check-kernels checkpatch version test demo
+bench:
+	scripts/bench
+
+.PHONY: all modules clean check check-build check-kernels checkpatch version test demo bench

@@ -22,7 +22,9 @@
 #
 # Output lines for scripts/bench-report start with "@@B "; progress lines
 # start with "bench: ".  Knobs from the kernel command line:
-#   splitdf_bench=rounds:5,runtime_ms:800,ramp_ms:200,devs:nullb+brd,alloc_devs:nullb,alloc_ios:1024,engine:libaio,workloads:all
+#   splitdf_bench=rounds:5,runtime_ms:500,ramp_ms:100,devs:nullb+brd,alloc_devs:nullb,
+#                 alloc_ios:1024,engine:libaio,workloads:all,uring:rr4k+rr16k2k
+# uring: these patterns also run with io_uring on null_blk (timed pass only).
 DESCRIPTION="benchmark: splitdf split modes against dm-linear and dm-stripe"
 TIMEOUT=5400
 VM_MEM=1536
@@ -43,8 +45,10 @@ knob() {
 B() { echo "@@B $*"; }
 progress() { echo "bench: $(date +%H:%M:%S) $*"; }
 
-# fio options of a workload name (<pattern>-qd<N>).
+# fio options of a workload name (<pattern>-qd<N>[-uring]); -uring: io_uring
+# instead of ENGINE.
 wl_opts() {
+	set -- "${1%-uring}" "$1"
 	case ${1%-qd*} in
 	rr4k) echo "--rw=randread --bs=4k" ;;
 	rw4k) echo "--rw=randwrite --bs=4k" ;;
@@ -55,10 +59,12 @@ wl_opts() {
 	*) fail "unknown workload $1" ;;
 	esac
 	echo "--iodepth=${1##*-qd}"
+	case $2 in *-uring) echo "--ioengine=io_uring" ;; *) echo "--ioengine=$ENGINE" ;; esac
 }
 
 # Block size in bytes of a workload.
 wl_bs() {
+	set -- "${1%-uring}"
 	case ${1%-qd*} in
 	*4k) echo 4096 ;; *16k2k) echo 16384 ;; *1m) echo 1048576 ;;
 	esac
@@ -160,8 +166,8 @@ timed_run() {
 	d=$1 r=$2 wl=$3
 	s=$(size_of "$d")
 	# shellcheck disable=SC2046 # option lists
-	set -- --output-format=terse --terse-version=3 --direct=1 --ioengine="$ENGINE" \
-		--time_based --runtime="${RUNTIME_MS}ms" --ramp_time="${RAMP_MS}ms" \
+	set -- --output-format=terse --terse-version=3 --direct=1 \
+		--time_based --runtime="${RUNTIME_MS}ms" --ramp_time="${RAMP_MS}ms" --cpus_allowed=1 \
 		--norandommap --randrepeat=1 --size=$((s * 512)) $(wl_opts "$wl")
 	# shellcheck disable=SC2086 # CFGS is a list
 	for c in $(rotate "$r" $CFGS); do
@@ -205,7 +211,8 @@ hist_total() {
 # hist_sites EVENT: the 6 busiest call sites, "symbol count".
 hist_sites() {
 	awk '/call_site:/ && /hitcount:/ {
-		for (i = 1; i <= NF; i++) if ($i ~ /\+0x/) { s = $i; sub(/\+.*/, "", s) }
+		s = "?"
+		for (i = 1; i < NF; i++) if ($i ~ /^\[[0-9a-f]+\]$/) s = $(i + 1)
 		print s, $NF }' "$TR/events/kmem/$1/hist" | head -n 6
 }
 
@@ -215,7 +222,7 @@ alloc_fio() {
 	s=$(size_of "$d")
 	hist_on
 	# shellcheck disable=SC2046 # option lists
-	fio --output-format=terse --terse-version=3 --direct=1 --ioengine="$ENGINE" \
+	fio --output-format=terse --terse-version=3 --direct=1 \
 		--norandommap --randrepeat=1 --size=$((s * 512)) --number_ios="$n" \
 		$(wl_opts "$wl") --name="$c" --filename="$(dev_of "$d" "$c")" >fio.terse 2>fio.err ||
 		{ hist_off; cat fio.err fio.terse; fail "fio alloc $d $wl $c"; }
@@ -279,8 +286,8 @@ slab_compare() {
 test_case() {
 	set -e
 	ROUNDS=$(knob rounds 5)
-	RUNTIME_MS=$(knob runtime_ms 800)
-	RAMP_MS=$(knob ramp_ms 200)
+	RUNTIME_MS=$(knob runtime_ms 500)
+	RAMP_MS=$(knob ramp_ms 100)
 	DEVS=$(knob devs nullb+brd | tr '+' ' ')
 	ALLOC_DEVS=$(knob alloc_devs nullb | tr '+' ' ')
 	ALLOC_IOS=$(knob alloc_ios 1024)
@@ -289,6 +296,10 @@ test_case() {
 	[ "$WLS" = all ] && WLS="rr4k rw4k rr16k2k rw16k2k sr1m sw1m"
 	WORKLOADS=""
 	for w in $WLS; do WORKLOADS="$WORKLOADS $w-qd1 $w-qd32"; done
+	URING=""
+	for w in $(knob uring rr4k+rr16k2k | tr '+' ' '); do
+		[ "$w" = none ] || URING="$URING $w-qd1-uring $w-qd32-uring"
+	done
 
 	B "meta kernel $(uname -r)"
 	B "meta cpus $(grep -c ^processor /proc/cpuinfo)"
@@ -301,6 +312,7 @@ test_case() {
 	B "meta ramp_ms $RAMP_MS"
 	B "meta alloc_ios $ALLOC_IOS"
 	B "meta workloads$WORKLOADS"
+	B "meta uring_workloads_nullb$URING"
 	B "meta boundary_sectors $BOUNDARY"
 	B "meta legs $NLEGS"
 
@@ -308,11 +320,11 @@ test_case() {
 	modprobe null_blk nr_devices=1 gb=$((NULLB_MIB / 1024)) memory_backed=0 irqmode=0 \
 		queue_mode=2 hw_queue_depth=64 submit_queues=1 bs=512
 	B "meta nullb0 queue_mode=2(blk-mq) irqmode=0 memory_backed=0 hw_queue_depth=64 submit_queues=1 bs=512 size=${NULLB_MIB}MiB"
-	if ! fio --name=probe --filename=/dev/nullb0 --direct=1 --ioengine="$ENGINE" \
-		--rw=randread --bs=4k --number_ios=16 --size=1m >probe.out 2>&1; then
+	if [ -n "$URING" ] && ! fio --name=probe --filename=/dev/nullb0 --direct=1 \
+		--ioengine=io_uring --rw=randread --bs=4k --number_ios=16 --size=1m >probe.out 2>&1; then
 		cat probe.out
-		B "meta engine_fallback $ENGINE failed, using libaio"
-		ENGINE=libaio
+		B "meta uring_unavailable io_uring failed here, its workloads are left out"
+		URING=""
 	fi
 	B "meta engine $ENGINE"
 	setup_ramdisks 1 "$BRD_MIB"
@@ -328,7 +340,9 @@ test_case() {
 	r=0
 	while [ $r -lt "$ROUNDS" ]; do
 		for d in $DEVS; do
-			for wl in $WORKLOADS; do
+			wls=$WORKLOADS
+			[ "$d" = nullb ] && wls="$WORKLOADS$URING"
+			for wl in $wls; do
 				progress "round $((r + 1))/$ROUNDS $d $wl"
 				timed_run "$d" "$r" "$wl"
 			done
