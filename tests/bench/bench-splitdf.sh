@@ -251,6 +251,25 @@ alloc_run() {
 	return 0
 }
 
+# profile_run DEV WL CFG: a flat kernel profile of fio's vCPU (cpu-clock
+# sampling: TCG has no PMU) while CFG runs WL for PROFILE_MS.
+profile_run() {
+	d=$1 wl=$2 c=$3
+	s=$(size_of "$d")
+	# shellcheck disable=SC2046 # option lists
+	if ! perf record -q -e cpu-clock -C 1 -o perf.data -- \
+		fio --direct=1 --time_based --runtime="${PROFILE_MS}ms" --cpus_allowed=1 \
+		--norandommap --randrepeat=1 --size=$((s * 512)) $(wl_opts "$wl") \
+		--name="$c" --filename="$(dev_of "$d" "$c")" --output=/dev/null >perf.err 2>&1; then
+		B "meta profile_failed $d $wl $c $(tail -n1 perf.err)"
+		return 0
+	fi
+	perf report -i perf.data --stdio --no-children --sort sym 2>/dev/null |
+		awk '/^ *[0-9.]+%/ { p = $1; sub(/%/, "", p); print p, $3 }' | head -n 20 |
+		while read -r pct sym; do B "prof $d $wl $c $pct $sym"; done
+	rm -f perf.data
+}
+
 # Slab caches the bench checks: bios, biovecs, dm's and the module's biosets.
 SLAB_RE='^(bio|biovec|dm_|dm-|kcopyd|splitdf)'
 
@@ -361,6 +380,21 @@ test_case() {
 		done
 	else
 		B "meta alloc_events none (no kmem tracepoints or hist triggers)"
+	fi
+
+	PROFILE_MS=$(knob profile_ms 2000)
+	if command -v perf >/dev/null && [ "$PROFILE_MS" != 0 ] && echo "$DEVS" | grep -qw nullb; then
+		echo 0 >/proc/sys/kernel/kptr_restrict
+		echo -1 >/proc/sys/kernel/perf_event_paranoid
+		B "meta profile perf record -e cpu-clock -C 1, ${PROFILE_MS} ms per configuration, flat, kernel and user"
+		for wl in rr4k-qd1 rr16k2k-qd32 sr1m-qd32; do
+			progress "profile nullb $wl"
+			for c in $CFGS; do
+				case $wl:$c in rr4k*:linear | rr4k*:clone | rr1*:stripe | rr1*:clone | rr1*:core | rr1*:inline | sr*:stripe | sr*:clone | sr*:core | sr*:inline) profile_run nullb "$wl" "$c" ;; esac
+			done
+		done
+	else
+		B "meta profile none (no perf in the guest)"
 	fi
 
 	progress "teardown"
