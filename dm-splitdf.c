@@ -49,10 +49,24 @@ struct splitdf_leg {
 	sector_t len;
 };
 
+/* How a bio that crosses a boundary is split; see splitdf_split(). */
+enum splitdf_mode {
+	SPLITDF_CLONE,		/* clone the rest, resubmit it to this device */
+	SPLITDF_CORE,		/* dm_accept_partial_bio(): dm core resubmits */
+	SPLITDF_INLINE,		/* pre-4.15: every piece to its leg from .map */
+	SPLITDF_NR_MODES,
+};
+
+static const char * const splitdf_mode_names[SPLITDF_NR_MODES] = {
+	[SPLITDF_CLONE]		= "clone",
+	[SPLITDF_CORE]		= "core",
+	[SPLITDF_INLINE]	= "inline",
+};
+
 struct splitdf_stats {
 	u64 mapped;		/* bios seen by .map */
 	u64 crossed;		/* of those, bios that crossed a boundary */
-	u64 remainders;		/* remainders cloned and resubmitted */
+	u64 remainders;		/* clones made: remainders or inline pieces */
 	u64 core_splits;	/* crossing bios handed to dm core instead */
 };
 
@@ -69,6 +83,8 @@ struct splitdf_c {
 
 	u32 boundary;		/* split every so many sectors; 0: legs only */
 	u32 max_pinned;		/* 0: no limit */
+	enum splitdf_mode mode;
+	bool mode_given;	/* to refuse split_mode twice, even "clone" */
 
 	unsigned int nr_flush_legs;
 	unsigned int *flush_legs;	/* one leg per distinct device */
@@ -222,6 +238,30 @@ static int splitdf_parse_legs(struct dm_target *ti, struct dm_arg_set *as,
 	return 0;
 }
 
+static int splitdf_parse_mode(struct dm_target *ti, const char *value,
+			      struct splitdf_c *sc)
+{
+	enum splitdf_mode mode;
+
+	if (sc->mode_given) {
+		ti->error = "Feature given twice";
+		return -EINVAL;
+	}
+	if (!value) {
+		ti->error = "Feature needs a value";
+		return -EINVAL;
+	}
+	for (mode = 0; mode < SPLITDF_NR_MODES; mode++) {
+		if (!strcasecmp(value, splitdf_mode_names[mode])) {
+			sc->mode = mode;
+			sc->mode_given = true;
+			return 0;
+		}
+	}
+	ti->error = "Invalid split_mode";
+	return -EINVAL;
+}
+
 static int splitdf_parse_feature(struct dm_target *ti, struct dm_arg_set *fs,
 				 struct splitdf_c *sc)
 {
@@ -229,6 +269,8 @@ static int splitdf_parse_feature(struct dm_target *ti, struct dm_arg_set *fs,
 	const char *value;
 	u32 *field;
 
+	if (!strcasecmp(name, "split_mode"))
+		return splitdf_parse_mode(ti, dm_shift_arg(fs), sc);
 	if (!strcasecmp(name, "boundary_sectors")) {
 		field = &sc->boundary;
 	} else if (!strcasecmp(name, "max_pinned")) {
@@ -285,6 +327,11 @@ static int splitdf_parse_features(struct dm_target *ti, struct dm_arg_set *as,
 		if (r)
 			return r;
 	}
+	/* Only clone mode keeps heads waiting for their remainders */
+	if (sc->max_pinned && sc->mode != SPLITDF_CLONE) {
+		ti->error = "max_pinned needs split_mode clone";
+		return -EINVAL;
+	}
 	return 0;
 }
 
@@ -337,7 +384,8 @@ static int splitdf_alloc_runtime(struct dm_target *ti, struct splitdf_c *sc)
 /*
  * Construct a splitdf mapping:
  * <nr_legs> <dev> <offset> <sectors> [<dev> <offset> <sectors>]...
- * [<nr_features> [boundary_sectors <n>] [max_pinned <n>]]
+ * [<nr_features> [boundary_sectors <n>] [max_pinned <n>]
+ *		   [split_mode <clone|core|inline>]]
  */
 static int splitdf_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 {
@@ -518,6 +566,21 @@ static void splitdf_rest_endio(struct bio *rest)
 	splitdf_complete_parent(parent);
 }
 
+/* Make @parent complete only once @child has, as bio_chain() would. */
+static void splitdf_chain(struct bio *parent, struct bio *child)
+{
+	bio_inc_remaining(parent);
+	child->bi_private = parent;
+	child->bi_end_io = splitdf_rest_endio;
+}
+
+static void splitdf_remap(struct bio *bio, struct splitdf_leg *leg,
+			  sector_t offset)
+{
+	bio_set_dev(bio, leg->dev->bdev);
+	bio->bi_iter.bi_sector = leg->offset + (offset - leg->start);
+}
+
 /*
  * Keep the first @head sectors of @bio and send the rest back to this
  * device as a chained clone.  The clone is queued on current->bio_list
@@ -550,17 +613,94 @@ static bool splitdf_resubmit_remainder(struct splitdf_c *sc, struct bio *bio,
 
 	bio_advance(rest, head << SECTOR_SHIFT);
 	splitdf_clear_polled(rest);
-	bio_inc_remaining(bio);
-	rest->bi_private = bio;
-	rest->bi_end_io = splitdf_rest_endio;
+	splitdf_chain(bio, rest);
 	bio_trim(bio, 0, head);
 	submit_bio_noacct(rest);
 	return true;
 }
 
-static int splitdf_split(struct splitdf_c *sc, struct bio *bio, sector_t head)
+static bool splitdf_split_clone(struct splitdf_c *sc, struct bio *bio,
+				sector_t head)
 {
 	struct splitdf_per_bio *pb = dm_per_bio_data(bio, sizeof(*pb));
+
+	if (!splitdf_try_pin(sc))
+		return false;
+	if (!splitdf_resubmit_remainder(sc, bio, head)) {
+		splitdf_unpin(sc);
+		return false;
+	}
+	pb->pinned = true;
+	this_cpu_inc(sc->stats->remainders);
+	return true;
+}
+
+/*
+ * A clone of the @skip.. part of @bio that stays within one leg and one
+ * chunk, remapped to that leg; @offset is where it starts in the target.
+ */
+static struct bio *splitdf_inline_piece(struct splitdf_c *sc, struct bio *bio,
+					sector_t offset, sector_t skip,
+					sector_t *len)
+{
+	struct splitdf_leg *leg = splitdf_find_leg(sc, offset);
+	struct bio *piece;
+
+	*len = min_t(sector_t, splitdf_head_sectors(sc, leg, offset),
+		     bio_sectors(bio) - skip);
+	piece = splitdf_clone_bio(bio, sc->disk, GFP_NOWAIT, &sc->bs);
+	if (!piece)
+		return NULL;
+	bio_trim(piece, skip, *len);
+	splitdf_clear_polled(piece);
+	splitdf_remap(piece, leg, offset);
+	return piece;
+}
+
+/*
+ * The pre-4.15 way, kept only to compare against: every piece after the
+ * head goes straight to its leg from .map, before dm core has submitted
+ * the head.  A bio crossing K boundaries holds K clones at once, and the
+ * pieces reach the devices below ahead of anything the head produces:
+ * breadth-first, the order behind the snapshot-origin deadlock in the
+ * thread that led to depth-first splitting.  All pieces are allocated
+ * before any is sent, so a failed allocation leaves dm core to split.
+ */
+static bool splitdf_split_inline(struct splitdf_c *sc, struct bio *bio,
+				 sector_t offset, sector_t head)
+{
+	struct bio_list pieces;
+	struct bio *piece;
+	sector_t done, len;
+
+	if (!current->bio_list)
+		return false;
+
+	bio_list_init(&pieces);
+	for (done = head; done < bio_sectors(bio); done += len) {
+		piece = splitdf_inline_piece(sc, bio, offset + done, done, &len);
+		if (!piece) {
+			while ((piece = bio_list_pop(&pieces)))
+				bio_put(piece);
+			return false;
+		}
+		bio_list_add(&pieces, piece);
+	}
+
+	while ((piece = bio_list_pop(&pieces))) {
+		splitdf_chain(bio, piece);
+		submit_bio_noacct(piece);
+		this_cpu_inc(sc->stats->remainders);
+	}
+	bio_trim(bio, 0, head);
+	return true;
+}
+
+/* @bio starts at @offset in the target and crosses a boundary after @head. */
+static int splitdf_split(struct splitdf_c *sc, struct bio *bio,
+			 sector_t offset, sector_t head)
+{
+	bool split = false;
 
 	this_cpu_inc(sc->stats->crossed);
 
@@ -574,17 +714,15 @@ static int splitdf_split(struct splitdf_c *sc, struct bio *bio, sector_t head)
 		return DM_MAPIO_SUBMITTED;
 	}
 
-	if (splitdf_try_pin(sc)) {
-		if (splitdf_resubmit_remainder(sc, bio, head)) {
-			pb->pinned = true;
-			this_cpu_inc(sc->stats->remainders);
-			return DM_MAPIO_REMAPPED;
-		}
-		splitdf_unpin(sc);
-	}
+	if (sc->mode == SPLITDF_CLONE)
+		split = splitdf_split_clone(sc, bio, head);
+	else if (sc->mode == SPLITDF_INLINE)
+		split = splitdf_split_inline(sc, bio, offset, head);
 
-	dm_accept_partial_bio(bio, head);
-	this_cpu_inc(sc->stats->core_splits);
+	if (!split) {
+		dm_accept_partial_bio(bio, head);
+		this_cpu_inc(sc->stats->core_splits);
+	}
 	return DM_MAPIO_REMAPPED;
 }
 
@@ -614,13 +752,12 @@ static int splitdf_map(struct dm_target *ti, struct bio *bio)
 	leg = splitdf_find_leg(sc, offset);
 	head = splitdf_head_sectors(sc, leg, offset);
 	if (unlikely(head < bio_sectors(bio))) {
-		r = splitdf_split(sc, bio, head);
+		r = splitdf_split(sc, bio, offset, head);
 		if (r != DM_MAPIO_REMAPPED)
 			return r;
 	}
 
-	bio_set_dev(bio, leg->dev->bdev);
-	bio->bi_iter.bi_sector = leg->offset + (offset - leg->start);
+	splitdf_remap(bio, leg, offset);
 	return DM_MAPIO_REMAPPED;
 }
 
@@ -708,7 +845,8 @@ static void splitdf_emit_counters(struct splitdf_c *sc, bool labelled,
 
 static unsigned int splitdf_nr_feature_args(struct splitdf_c *sc)
 {
-	return (sc->boundary ? 2 : 0) + (sc->max_pinned ? 2 : 0);
+	return (sc->boundary ? 2 : 0) + (sc->max_pinned ? 2 : 0) +
+	       (sc->mode != SPLITDF_CLONE ? 2 : 0);
 }
 
 static void splitdf_emit_table(struct splitdf_c *sc, char *result,
@@ -729,6 +867,8 @@ static void splitdf_emit_table(struct splitdf_c *sc, char *result,
 		DMEMIT(" boundary_sectors %u", sc->boundary);
 	if (sc->max_pinned)
 		DMEMIT(" max_pinned %u", sc->max_pinned);
+	if (sc->mode != SPLITDF_CLONE)
+		DMEMIT(" split_mode %s", splitdf_mode_names[sc->mode]);
 }
 
 static void splitdf_emit_ima(struct dm_target *ti, char *result,
@@ -745,8 +885,8 @@ static void splitdf_emit_ima(struct dm_target *ti, char *result,
 		       i, sc->legs[i].dev->name,
 		       i, (unsigned long long)sc->legs[i].offset,
 		       i, (unsigned long long)sc->legs[i].len);
-	DMEMIT(",boundary_sectors=%u,max_pinned=%u;", sc->boundary,
-	       sc->max_pinned);
+	DMEMIT(",boundary_sectors=%u,max_pinned=%u,split_mode=%s;",
+	       sc->boundary, sc->max_pinned, splitdf_mode_names[sc->mode]);
 }
 
 static void splitdf_status(struct dm_target *ti, status_type_t type,

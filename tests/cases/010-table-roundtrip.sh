@@ -1,7 +1,7 @@
 # shellcheck shell=sh disable=SC2034 # DESCRIPTION/TIMEOUT are read by the harness
 # Requires: brd.  Checks: every accepted table line comes back from
 # `dmsetup table` in canonical form (devices as major:minor, default
-# features left out, features in a fixed order), the canonical line loads
+# features left out, split_mode clone too, features in a fixed order), the canonical line loads
 # again to the same table, and INFO counters start at zero.
 DESCRIPTION="table lines round-trip in canonical form"
 TIMEOUT=120
@@ -27,5 +27,9 @@ test_case() {
 	0 1000 splitdf 1 /dev/ram0 0 1000 2 BOUNDARY_SECTORS 1
 	0 1000 splitdf 01 /dev/ram1 000 1000 2 boundary_sectors 4294967295
 	0 3000 splitdf 3 /dev/ram0 0 1000 /dev/ram0 0 1000 /dev/ram0 0 1000 2 max_pinned 1
+	0 2000 splitdf 2 1:0 0 1000 1:1 0 1000 2 split_mode clone
+	0 2000 splitdf 2 1:0 0 1000 1:1 0 1000 6 split_mode clone max_pinned 9 boundary_sectors 8
+	0 2000 splitdf 2 1:0 0 1000 1:1 0 1000 2 split_mode core
+	0 2000 splitdf 2 1:0 0 1000 1:1 0 1000 4 SPLIT_MODE Inline boundary_sectors 8
 	LINES
 }

@@ -50,15 +50,20 @@ compare() {
 test_case() {
 	set -e
 	setup_ramdisks 2 64
-	dm_create sdf "0 $TOTAL splitdf 3 $LEGS 2 boundary_sectors 24"
 	dm_create lin "$(linear_table)"
-	expect_eq "$(sectors /dev/mapper/sdf)" "$(sectors /dev/mapper/lin)" "sizes"
+	seed=1
+	for mode in $SPLIT_MODES; do
+		dm_create sdf "0 $TOTAL splitdf 3 $LEGS 4 boundary_sectors 24 split_mode $mode"
+		expect_eq "$(sectors /dev/mapper/sdf)" "$(sectors /dev/mapper/lin)" "sizes"
 
-	fill /dev/mapper/sdf 1
-	compare "written through splitdf, read through dm-linear"
-	expect_ge "$(counter sdf remainders)" 1000 "remainders while filling"
+		fill /dev/mapper/sdf $seed
+		compare "$mode: written through splitdf, read through dm-linear"
+		expect_splits sdf "$mode" 1000
 
-	fill /dev/mapper/lin 2
-	compare "written through dm-linear, read through splitdf"
-	expect_eq "$(counter sdf pinned)" 0 "pinned heads at rest"
+		fill /dev/mapper/lin $((seed + 1))
+		compare "$mode: written through dm-linear, read through splitdf"
+		expect_eq "$(counter sdf pinned)" 0 "pinned heads at rest"
+		dmsetup remove sdf
+		seed=$((seed + 2))
+	done
 }

@@ -2,33 +2,39 @@
 # Requires: brd, null_blk, fio with libaio.  Checks: fio crc32c verify (fatal) over
 # /dev/mapper nodes with bios of 512 B to 1 MiB at 512 B alignment, so most
 # bios cross leg and boundary_sectors boundaries; several layouts, the same
-# device in two legs, one to two jobs at iodepth 16 to 32.  Counters must
+# device in two legs, one to two jobs at iodepth 16 to 32, each layout in
+# every split_mode.  Counters must
 # show the crossing happened and no head may stay pinned afterwards.
 DESCRIPTION="fio crc32c verify with crossing bios on several layouts"
 TIMEOUT=600
 
-# run_layout NAME TABLE MIN_CROSSED [fio options]
+# Each layout in each split_mode: $1 name, $2 table without features,
+# $3 features, $4 least crossing bios expected, then fio options.
 run_layout() {
-	name=$1 table=$2 min=$3
-	shift 3
-	dm_create "$name" "$table"
-	fio_verify "/dev/mapper/$name" "$name" "$@"
-	crossed=$(counter "$name" crossed)
-	expect_ge "$crossed" "$min" "$name crossed"
-	expect_ge "$(counter "$name" remainders)" "$min" "$name remainders"
-	expect_eq "$(counter "$name" pinned)" 0 "$name pinned at rest"
-	echo "$name: verify clean, $crossed bios crossed, peak pinned $(counter "$name" peak_pinned)"
-	dmsetup remove "$name"
+	name=$1 table=$2 min=$4
+	features="$3 split_mode"
+	shift 4
+	for mode in $SPLIT_MODES; do
+		# shellcheck disable=SC2086 # counting the features, word by word
+		dm_create "$name" "$table $(echo $features $mode | wc -w) $features $mode"
+		fio_verify "/dev/mapper/$name" "$name-$mode" "$@"
+		crossed=$(counter "$name" crossed)
+		expect_ge "$crossed" "$min" "$name crossed"
+		expect_splits "$name" "$mode" "$min"
+		expect_eq "$(counter "$name" pinned)" 0 "$name pinned at rest"
+		echo "$name $mode: verify clean, $crossed bios crossed, peak pinned $(counter "$name" peak_pinned)"
+		dmsetup remove "$name"
+	done
 }
 
 test_case() {
 	set -e
 	setup_ramdisks 2 64
 	# The issue's example shape, scaled: odd offsets, one device twice.
-	run_layout odd24 "0 124995 splitdf 3 /dev/ram0 7 50003 /dev/ram1 13 49991 /dev/ram0 70000 25001 2 boundary_sectors 24" 50 \
+	run_layout odd24 "0 124995 splitdf 3 /dev/ram0 7 50003 /dev/ram1 13 49991 /dev/ram0 70000 25001" "boundary_sectors 24" 50 \
 		--size=48m
 	# Tiny odd boundary: a 1 MiB bio leaves a chain of ~290 remainders.
-	run_layout tiny7 "0 65536 splitdf 2 /dev/ram1 0 32768 /dev/ram0 65536 32768 2 boundary_sectors 7" 50 \
+	run_layout tiny7 "0 65536 splitdf 2 /dev/ram1 0 32768 /dev/ram0 65536 32768" "boundary_sectors 7" 50 \
 		--size=24m --iodepth=32
 	# Legs only, many of them, two jobs on disjoint halves.
 	table="0 65536 splitdf 16"
@@ -37,11 +43,11 @@ test_case() {
 		table="$table /dev/ram$((i % 2)) $((i * 4096 + 3)) 4096"
 		i=$((i + 1))
 	done
-	run_layout legs16 "$table" 5 --size=16m --numjobs=2 --offset_increment=16m
+	run_layout legs16 "$table" "" 5 --size=16m --numjobs=2 --offset_increment=16m
 	# blk-mq legs that complete from a timer: heads are still in flight in
 	# a request when their remainders complete.
 	setup_nullb 2 0 "irqmode=2 completion_nsec=20000"
-	run_layout mq7 "0 65536 splitdf 2 /dev/nullb0 0 32768 /dev/nullb1 32768 32768 2 boundary_sectors 7" 50 \
+	run_layout mq7 "0 65536 splitdf 2 /dev/nullb0 0 32768 /dev/nullb1 32768 32768" "boundary_sectors 7" 50 \
 		--size=24m --iodepth=32
 	rmmod null_blk
 }

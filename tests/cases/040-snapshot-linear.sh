@@ -5,7 +5,8 @@
 # snapshot lock.  Checks: fio verify across the boundary while the snapshot
 # and the origin are written; then, with the snapshot being merged back into
 # the volume, fio verify across a boundary between a plain leg and the
-# merging origin while the merge runs; the merge completes.
+# merging origin while the merge runs; the merge completes.  Both parts run
+# in every split_mode, the second with one device per mode at once.
 DESCRIPTION="snapshot + origin of one volume in one splitdf device, and during a merge"
 TIMEOUT=900
 
@@ -25,13 +26,14 @@ test_case() {
 	dm_create vol "0 $V linear /dev/ram0 0"
 	dm_create origin "0 $V snapshot-origin /dev/mapper/vol"
 	dm_create snap "0 $V snapshot /dev/mapper/vol /dev/ram1 P 8"
-	dm_create sdf "0 $V splitdf 2 /dev/mapper/origin 0 $H /dev/mapper/snap $H $H 2 boundary_sectors 8"
-
-	fio_verify /dev/mapper/sdf snapwrite --iodepth=32
-	expect_ge "$(counter sdf remainders)" 100 "remainders over origin+snapshot"
-	echo "origin + snapshot: verify clean, snapshot status: $(dmsetup status snap | cut -d' ' -f4-)"
-
-	dmsetup remove sdf
+	for mode in $SPLIT_MODES; do
+		dm_create sdf "0 $V splitdf 2 /dev/mapper/origin 0 $H /dev/mapper/snap $H $H 4 boundary_sectors 8 split_mode $mode"
+		fio_verify /dev/mapper/sdf "snapwrite-$mode" --iodepth=32
+		expect_splits sdf "$mode" 100
+		echo "$mode: origin + snapshot: verify clean"
+		dmsetup remove sdf
+	done
+	echo "snapshot status: $(dmsetup status snap | cut -d' ' -f4-)"
 	dmsetup remove snap
 	# Merge at a crawl so that it is still running while fio writes.
 	echo 1 >$THROTTLE
@@ -41,12 +43,29 @@ test_case() {
 	left=$(merge_left)
 	expect_ge "$left" 1 "sectors left to merge when fio starts"
 
-	dm_create sdf "0 $V splitdf 2 /dev/ram2 0 $H /dev/mapper/origin $H $H 2 boundary_sectors 8"
-	fio_verify /dev/mapper/sdf mergewrite --iodepth=32 --size=16m --offset=8m
-	expect_ge "$(counter sdf crossed)" 50 "crossing bios during the merge"
+	# One device per split mode, all at once, each over its own 2 MiB of
+	# the merging origin, so that the merge outlasts them all.
+	o=0
+	for mode in $SPLIT_MODES; do
+		dm_create "m$mode" "0 8192 splitdf 2 /dev/ram2 $o 4096 /dev/mapper/origin $((H + o)) 4096 4 boundary_sectors 8 split_mode $mode"
+		o=$((o + 4096))
+	done
+	pids=
+	for mode in $SPLIT_MODES; do
+		fio_verify "/dev/mapper/m$mode" "mergewrite-$mode" --iodepth=32 &
+		pids="$pids $!"
+	done
+	for pid in $pids; do
+		wait "$pid" || fail "fio verify during the merge"
+	done
 	left=$(merge_left)
 	expect_ge "$left" 1 "sectors left to merge when fio ended"
-	echo "during merge: verify clean"
+	for mode in $SPLIT_MODES; do
+		expect_ge "$(counter "m$mode" crossed)" 20 "$mode: crossing bios during the merge"
+		expect_splits "m$mode" "$mode" 20
+		echo "$mode: during merge: verify clean"
+		dmsetup remove "m$mode"
+	done
 	echo 100 >$THROTTLE
 
 	i=0

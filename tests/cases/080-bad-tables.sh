@@ -51,8 +51,15 @@ test_case() {
 	1000|1 $R0 0 1000 3 boundary_sectors 8|Not enough feature arguments
 	1000|1 $R0 0 1000 2 boundary_sectors 8 extra|Too many arguments
 	1000|1 $R0 0 1000 x boundary_sectors 8|Invalid number of feature arguments
+	1000|1 $R0 0 1000 2 split_mode depth|Invalid split_mode
+	1000|1 $R0 0 1000 2 split_mode 1|Invalid split_mode
+	1000|1 $R0 0 1000 1 split_mode|Feature needs a value
+	1000|1 $R0 0 1000 4 split_mode clone split_mode clone|Feature given twice
+	1000|1 $R0 0 1000 4 split_mode core split_mode inline|Feature given twice
+	1000|1 $R0 0 1000 4 max_pinned 4 split_mode core|max_pinned needs split_mode clone
+	1000|1 $R0 0 1000 4 split_mode inline max_pinned 4|max_pinned needs split_mode clone
 	CASES
-	expect_ge $n 33 "malformed lines tried"
+	expect_ge $n 40 "malformed lines tried"
 
 	# A zoned leg is refused at load: splitdf would split zone appends.
 	setup_nullb 1 0 "zoned=1 zone_size=4 cache_size=0"

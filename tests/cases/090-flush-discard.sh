@@ -3,7 +3,7 @@
 # Checks: an empty flush reaches each distinct leg device exactly once even
 # when a device backs several legs; a discard and a write-zeroes crossing
 # leg and boundary_sectors boundaries clear exactly their range and nothing
-# around it.
+# around it; in every split_mode.
 DESCRIPTION="flush fan-out and crossing discard / write-zeroes"
 TIMEOUT=300
 
@@ -67,11 +67,15 @@ check_cleared() {
 test_case() {
 	set -e
 	setup_nullb 2 64
-	# nullb0 backs legs 1 and 3.
-	dm_create sdf "0 24576 splitdf 3 /dev/nullb0 0 8192 /dev/nullb1 4096 8192 /dev/nullb0 16384 8192 2 boundary_sectors 1024"
-	check_flush
-	# Aligned to 4 KiB (null_blk's discard granularity), crossing legs and boundaries.
-	check_cleared discard 4096 12288
-	check_cleared write-zeroes 7168 10240
-	echo "write_zeroes_max_bytes: $(cat "/sys/block/$(kname /dev/mapper/sdf)/queue/write_zeroes_max_bytes")"
+	for mode in $SPLIT_MODES; do
+		echo "split_mode $mode"
+		# nullb0 backs legs 1 and 3.
+		dm_create sdf "0 24576 splitdf 3 /dev/nullb0 0 8192 /dev/nullb1 4096 8192 /dev/nullb0 16384 8192 4 boundary_sectors 1024 split_mode $mode"
+		check_flush
+		# Aligned to 4 KiB (null_blk's discard granularity), crossing legs and boundaries.
+		check_cleared discard 4096 12288
+		check_cleared write-zeroes 7168 10240
+		echo "write_zeroes_max_bytes: $(cat "/sys/block/$(kname /dev/mapper/sdf)/queue/write_zeroes_max_bytes")"
+		dmsetup remove sdf
+	done
 }

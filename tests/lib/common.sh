@@ -67,6 +67,22 @@ counter() {
 }
 
 # expect_ge VALUE MIN WHAT
+# Every split_mode; data cases run on each.
+# shellcheck disable=SC2034 # used by the cases
+SPLIT_MODES="clone core inline"
+
+# At least $3 crossing bios of device $1 were split the way split_mode $2
+# splits: by clones of the target, or by dm core alone.
+expect_splits() {
+	case $2 in
+	core)
+		expect_ge "$(counter "$1" core_splits)" "$3" "$1 core splits"
+		expect_eq "$(counter "$1" remainders)" 0 "$1 clones in core mode"
+		;;
+	*) expect_ge "$(counter "$1" remainders)" "$3" "$1 clones" ;;
+	esac
+}
+
 expect_ge() {
 	[ "$1" -ge "$2" ] || fail "$3: $1 < $2"
 }
