@@ -696,7 +696,15 @@ static bool splitdf_split_inline(struct splitdf_c *sc, struct bio *bio,
 	return true;
 }
 
-/* @bio starts at @offset in the target and crosses a boundary after @head. */
+/*
+ * @bio starts at @offset in the target and crosses a boundary after @head.
+ *
+ * A REQ_NOWAIT bio is split like any other, as dm core splits one across
+ * targets: nothing here waits (clones are GFP_NOWAIT), the pieces keep
+ * REQ_NOWAIT, and a piece that would block below fails with BLK_STS_AGAIN,
+ * failing the whole bio, which the submitter retries.  Refusing to split
+ * instead sent io_uring's every crossing bio through an io-wq retry.
+ */
 static int splitdf_split(struct splitdf_c *sc, struct bio *bio,
 			 sector_t offset, sector_t head)
 {
@@ -706,13 +714,6 @@ static int splitdf_split(struct splitdf_c *sc, struct bio *bio,
 
 	if (unlikely(splitdf_bio_is_atomic(bio)))
 		return DM_MAPIO_KILL;
-
-	/* As the block layer does: a NOWAIT bio is never split, but retried */
-	if (unlikely(bio->bi_opf & REQ_NOWAIT)) {
-		bio->bi_status = BLK_STS_AGAIN;
-		bio_endio(bio);
-		return DM_MAPIO_SUBMITTED;
-	}
 
 	if (sc->mode == SPLITDF_CLONE)
 		split = splitdf_split_clone(sc, bio, head);
