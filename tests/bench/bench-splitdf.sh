@@ -171,6 +171,7 @@ timed_run() {
 	# shellcheck disable=SC2046 # option lists
 	set -- --output-format=terse --terse-version=3 --direct=1 \
 		--time_based --runtime="${RUNTIME_MS}ms" --ramp_time="${RAMP_MS}ms" --cpus_allowed=1 \
+		--gtod_reduce=1 \
 		--norandommap --randrepeat=1 --size=$((s * 512)) $(wl_opts "$wl")
 	# shellcheck disable=SC2086 # CFGS is a list
 	for c in $(rotate "$r" $CFGS); do
@@ -254,19 +255,24 @@ alloc_run() {
 	return 0
 }
 
-# profile_run DEV WL CFG: a flat kernel profile of fio's vCPU (cpu-clock
-# sampling: TCG has no PMU) while CFG runs WL for PROFILE_MS.
+# profile_run DEV WL CFG: a flat kernel and user profile of fio's vCPU
+# (cpu-clock sampling: TCG has no PMU) for PROFILE_MS while CFG runs WL,
+# from 3 s after fio started, so fio's start-up is not in it.
 profile_run() {
 	d=$1 wl=$2 c=$3
 	s=$(size_of "$d")
 	# shellcheck disable=SC2046 # option lists
-	if ! perf record -q -e cpu-clock -C 1 -o perf.data -- \
-		fio --direct=1 --time_based --runtime="${PROFILE_MS}ms" --cpus_allowed=1 \
-		--norandommap --randrepeat=1 --size=$((s * 512)) $(wl_opts "$wl") \
-		--name="$c" --filename="$(dev_of "$d" "$c")" --output=/dev/null >perf.err 2>&1; then
+	fio --direct=1 --time_based --runtime="$((PROFILE_MS + 5000))ms" --cpus_allowed=1 \
+		--gtod_reduce=1 --norandommap --randrepeat=1 --size=$((s * 512)) $(wl_opts "$wl") \
+		--name="$c" --filename="$(dev_of "$d" "$c")" --output=/dev/null >fio.err 2>&1 &
+	fpid=$!
+	sleep 3
+	if ! perf record -q -e cpu-clock -C 1 -o perf.data -- sleep "$((PROFILE_MS / 1000))" >perf.err 2>&1; then
 		B "meta profile_failed $d $wl $c $(tail -n1 perf.err)"
+		wait $fpid || true
 		return 0
 	fi
+	wait $fpid || B "meta profile_fio_failed $d $wl $c $(tail -n1 fio.err)"
 	perf report -i perf.data --stdio --no-children --sort sym 2>/dev/null |
 		awk '/^ *[0-9.]+%/ { p = $1; sub(/%/, "", p); print p, $3 }' | head -n 20 |
 		while read -r pct sym; do B "prof $d $wl $c $pct $sym"; done
@@ -389,7 +395,7 @@ test_case() {
 	if command -v perf >/dev/null && [ "$PROFILE_MS" != 0 ] && echo "$DEVS" | grep -qw nullb; then
 		echo 0 >/proc/sys/kernel/kptr_restrict
 		echo -1 >/proc/sys/kernel/perf_event_paranoid
-		B "meta profile perf record -e cpu-clock -C 1, ${PROFILE_MS} ms per configuration, flat, kernel and user"
+		B "meta profile perf record -e cpu-clock -C 1, ${PROFILE_MS} ms per configuration from 3 s after fio started, flat, kernel and user"
 		for wl in rr4k-qd1 rr16k2k-qd32 sr1m-qd32; do
 			progress "profile nullb $wl"
 			for c in $CFGS; do
