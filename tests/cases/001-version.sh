@@ -11,6 +11,7 @@ test_case() {
 	set -e
 	# kmod's modinfo (busybox sh would run its own applet): what modprobe resolves.
 	[ -r /tests/expect.env ] || fail "no /tests/expect.env"
+	# shellcheck source=/dev/null
 	. /tests/expect.env
 	[ -n "$SPLITDF_EXPECT_VERSION" ] || fail "expect.env has no version"
 	path=$(/sbin/modinfo -n dm-splitdf)
