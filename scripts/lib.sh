@@ -143,6 +143,17 @@ write_apt_sources() {
 	printf '%s\n' 'APT::Sandbox::User "root";' 'Acquire::Check-Valid-Until "false";' >"$root/etc/apt/apt.conf.d/90splitdf"
 }
 
+# newest_kernel_abi ROOT FLAVOUR-SUFFIX TARGET: the ABI (e.g. 6.1.0-56, 7.2.13+deb14)
+# that ROOT's apt would install for linux-image-SUFFIX, preferring release TARGET
+# unless it is '-'.  The meta package is only read, never installed: some
+# mirrors lack it in -security while they carry the versioned packages.
+newest_kernel_abi() {
+	local tr=()
+	[ "$3" = - ] || tr=(-o "APT::Default-Release=$3")
+	in_chroot "$1" apt-cache "${tr[@]}" depends "linux-image-$2" |
+		sed -n "s/^ *Depends: linux-image-\(.*\)-$2\$/\1/p" | head -n1
+}
+
 chroot_dir() { echo "$SPLITDF_CACHE/chroot-$1-$2"; }
 
 # The kernel release prepared for SERIES FLAVOUR (written by prepare-kernel).
