@@ -18,7 +18,15 @@ test_case() {
 	set -e
 	setup_ramdisks 2 16
 	dm_create sdf "0 4096 splitdf 2 /dev/ram0 0 2048 /dev/ram1 0 2048 2 boundary_sectors 64"
-	nowait_read /dev/mapper/sdf 8 8 1 || { cat nw.fio; fail "NOWAIT read inside a chunk"; }
+	if ! nowait_read /dev/mapper/sdf 8 8 1; then
+		# Before 6.0 brd cannot do NOWAIT, so dm offers none for a table over it and
+		# the block layer refuses every NOWAIT bio (EOPNOTSUPP) before the target sees it.
+		if kernel_before 6 0 && grep -q 'error=Operation not supported' nw.fio; then
+			skip "brd legs are not NOWAIT-capable before 6.0: NOWAIT refused with EOPNOTSUPP"
+		fi
+		cat nw.fio
+		fail "NOWAIT read inside a chunk"
+	fi
 	echo "NOWAIT read inside one chunk: done"
 	if nowait_read /dev/mapper/sdf 32 64 1 2>nw.err; then
 		cat nw.fio
