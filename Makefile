@@ -9,6 +9,12 @@
 #   make check                checkpatch --strict, sparse, W=1 (this KDIR)
 #   make check-kernels        the same on every supported Debian kernel (QEMU-free)
 #   make test | make demo     the QEMU suite and the main job (scripts/)
+#   make deb                  build/dm-splitdf-dkms_<version>_all.deb (dh-dkms)
+#   make dkms-install         register this checkout with DKMS and build it for
+#                             KERNELRELEASE (default: the running kernel)
+#   make dkms-remove          remove it from DKMS (every kernel) and /usr/src
+#   make matrix               the DKMS matrix: every Debian series, in QEMU
+#   make check-version        header, dkms.conf and debian/changelog agree
 
 KERNELRELEASE ?= $(shell uname -r)
 KDIR ?= /lib/modules/$(KERNELRELEASE)/build
@@ -23,8 +29,9 @@ all: modules
 modules:
 	$(MAKE) -C $(KDIR) M=$(PWD) modules
 
+# No kernel tree needed: DKMS and dpkg-buildpackage may clean without one.
 clean:
-	$(MAKE) -C $(KDIR) M=$(PWD) clean
+	rm -rf *.o *.ko *.mod *.mod.c .*.cmd .*.d modules.order Module.symvers .tmp_versions
 
 # W=1 and sparse (C=2 checks every file, not only rebuilt ones)
 check-build:
@@ -43,10 +50,33 @@ check-kernels:
 version:
 	@echo $(VERSION)
 
+check-version:
+	@scripts/check-version
+
+deb:
+	scripts/make-deb
+
+DKMS_SRC := /usr/src/dm-splitdf-$(VERSION)
+
+dkms-install: check-version
+	rm -rf $(DKMS_SRC)
+	mkdir -p $(DKMS_SRC)
+	cp dkms.conf Makefile Kbuild $(SOURCES) $(DKMS_SRC)/
+	dkms add dm-splitdf/$(VERSION)
+	dkms install dm-splitdf/$(VERSION) -k $(KERNELRELEASE)
+
+dkms-remove:
+	dkms remove dm-splitdf/$(VERSION) --all
+	rm -rf $(DKMS_SRC)
+
+matrix:
+	scripts/matrix
+
 test:
 	scripts/run-tests
 
 demo:
 	scripts/demo
 
-.PHONY: all modules clean check check-build check-kernels checkpatch version test demo
+.PHONY: all modules clean check check-build check-kernels checkpatch version check-version test demo \
+	deb dkms-install dkms-remove matrix

@@ -32,5 +32,5 @@ test_case() {
 		echo "$mode: NOWAIT inside a chunk and across boundaries: done, verified"
 		dmsetup remove sdf
 	done
-	rmmod null_blk
+	teardown_nullb
 }
