@@ -10,6 +10,12 @@
 #   make check-kernels        the same on every supported Debian kernel (QEMU-free)
 #   make test | make demo     the QEMU suite and the main job (scripts/)
 #   make bench                splitdf's split modes against dm-linear and dm-stripe (QEMU)
+#   make deb                  build/dm-splitdf-dkms_<version>_all.deb (dh-dkms)
+#   make dkms-install         register this checkout with DKMS and build it for
+#                             KERNELRELEASE (default: the running kernel)
+#   make dkms-remove          remove it from DKMS (every kernel) and /usr/src
+#   make matrix               the DKMS matrix: every Debian series, in QEMU
+#   make check-version        header, dkms.conf and debian/changelog agree
 
 KERNELRELEASE ?= $(shell uname -r)
 KDIR ?= /lib/modules/$(KERNELRELEASE)/build
@@ -24,8 +30,9 @@ all: modules
 modules:
 	$(MAKE) -C $(KDIR) M=$(PWD) modules
 
+# No kernel tree needed: DKMS and dpkg-buildpackage may clean without one.
 clean:
-	$(MAKE) -C $(KDIR) M=$(PWD) clean
+	rm -rf *.o *.ko *.mod *.mod.c .*.cmd .*.d modules.order Module.symvers .tmp_versions
 
 # W=1 and sparse (C=2 checks every file, not only rebuilt ones)
 check-build:
@@ -44,6 +51,28 @@ check-kernels:
 version:
 	@echo $(VERSION)
 
+check-version:
+	@scripts/check-version
+
+deb:
+	scripts/make-deb
+
+DKMS_SRC := /usr/src/dm-splitdf-$(VERSION)
+
+dkms-install: check-version
+	rm -rf $(DKMS_SRC)
+	mkdir -p $(DKMS_SRC)
+	cp dkms.conf Makefile Kbuild $(SOURCES) $(DKMS_SRC)/
+	dkms add dm-splitdf/$(VERSION)
+	dkms install dm-splitdf/$(VERSION) -k $(KERNELRELEASE)
+
+dkms-remove:
+	dkms remove dm-splitdf/$(VERSION) --all
+	rm -rf $(DKMS_SRC)
+
+matrix:
+	scripts/matrix
+
 test:
 	scripts/run-tests
 
@@ -53,4 +82,5 @@ demo:
 bench:
 	scripts/bench
 
-.PHONY: all modules clean check check-build check-kernels checkpatch version test demo bench
+.PHONY: all modules clean check check-build check-kernels checkpatch version check-version test demo \
+	deb dkms-install dkms-remove matrix bench

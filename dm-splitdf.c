@@ -21,7 +21,6 @@
 #include <linux/percpu.h>
 #include <linux/slab.h>
 #include <linux/wait.h>
-#include <linux/workqueue.h>
 
 #include "dm-splitdf.h"
 
@@ -35,12 +34,6 @@
 #define SPLITDF_MIN_CLONES	64
 
 #define SPLITDF_MAX_LEGS	65535
-
-/*
- * How many chained completions may nest on one stack before the rest is
- * handed to a worker; see splitdf_complete_parent().
- */
-#define SPLITDF_MAX_ENDIO_DEPTH	8
 
 struct splitdf_leg {
 	struct dm_dev *dev;
@@ -96,20 +89,16 @@ struct splitdf_c {
 struct splitdf_per_bio {
 	bool pinned;
 	/*
-	 * On splitdf_deferred while a worker completes the bio.  Not bi_next:
-	 * the head may still sit in a lower driver's request, which links its
+	 * On splitdf_pending until the bio is completed.  Not bi_next: the
+	 * head may still sit in a lower driver's request, which links its
 	 * bios through bi_next.
 	 */
-	struct llist_node deferred;
+	struct llist_node pending;
 };
 
-/* Parents whose completion was moved off a deep stack */
-static struct workqueue_struct *splitdf_wq;
-static LLIST_HEAD(splitdf_deferred);
-static DEFINE_PER_CPU(unsigned int, splitdf_endio_depth);
-
-static void splitdf_complete_deferred(struct work_struct *work);
-static DECLARE_WORK(splitdf_deferred_work, splitdf_complete_deferred);
+/* Parents to complete on this CPU, and how many contexts are completing */
+static DEFINE_PER_CPU(struct llist_head, splitdf_pending);
+static DEFINE_PER_CPU(unsigned int, splitdf_completing);
 
 /* Construction */
 
@@ -506,56 +495,47 @@ static bool splitdf_try_pin(struct splitdf_c *sc)
 	return false;
 }
 
-/* @parent is always a bio our .map was given, so it has our per-bio data. */
-static void splitdf_defer_completion(struct bio *parent)
+static void splitdf_complete_pending(void)
 {
-	struct splitdf_per_bio *pb = dm_per_bio_data(parent, sizeof(*pb));
+	struct splitdf_per_bio *pb, *next;
+	struct llist_node *list;
 
-	llist_add(&pb->deferred, &splitdf_deferred);
-	queue_work(splitdf_wq, &splitdf_deferred_work);
+	while ((list = llist_del_all(this_cpu_ptr(&splitdf_pending))))
+		llist_for_each_entry_safe(pb, next, llist_reverse_order(list),
+					  pending)
+			bio_endio(dm_bio_from_per_bio_data(pb, sizeof(*pb)));
 }
 
 /*
  * A chain of K remainders completes from the inside out: the last
  * remainder completes its parent, whose dm_io completes the remainder
  * before it, and so on, each step nested in dm core's clone_endio().  A
- * 1 MiB bio split every 7 sectors overflowed the 16 KiB stack that way, so
- * past SPLITDF_MAX_ENDIO_DEPTH nested completions on this CPU the parent
- * is completed by a worker on a fresh stack instead.  The count is only
- * ever too high (another task's nesting on the same CPU), never too low.
+ * 1 MiB bio split every 7 sectors overflowed the 16 KiB stack that way.
+ * So parents are queued per CPU and completed in a loop by the outermost
+ * completion on that CPU; one nested inside it, or interrupting it, only
+ * queues its parent, and the stack never holds more than one level.
+ *
+ * The last context out rechecks the queue, so nothing is left behind.  A
+ * context that preempts the loop (migrate_disable() keeps the loop on its
+ * CPU but lets others run there) leaves its parent for the loop to complete
+ * when it runs again: later, never lost.  @parent is always a bio our .map
+ * was given, so it has our per-bio data.
  */
 static void splitdf_complete_parent(struct bio *parent)
 {
+	struct splitdf_per_bio *pb = dm_per_bio_data(parent, sizeof(*pb));
+
 	migrate_disable();
-	if (this_cpu_inc_return(splitdf_endio_depth) <= SPLITDF_MAX_ENDIO_DEPTH)
-		bio_endio(parent);
-	else
-		splitdf_defer_completion(parent);
-	this_cpu_dec(splitdf_endio_depth);
+	llist_add(&pb->pending, this_cpu_ptr(&splitdf_pending));
+	do {
+		if (this_cpu_inc_return(splitdf_completing) == 1)
+			splitdf_complete_pending();
+	} while (!this_cpu_dec_return(splitdf_completing) &&
+		 !llist_empty(this_cpu_ptr(&splitdf_pending)));
 	migrate_enable();
 }
 
-/*
- * The worker completes each parent itself, whatever the count says: a task
- * preempted deep in a chain keeps the count high on its CPU, and deferring
- * again from here would only requeue the work.  Nested completions below
- * still see the count and stop within SPLITDF_MAX_ENDIO_DEPTH levels.
- */
-static void splitdf_complete_deferred(struct work_struct *work)
-{
-	struct llist_node *list = llist_del_all(&splitdf_deferred);
-	struct splitdf_per_bio *pb, *next;
-
-	llist_for_each_entry_safe(pb, next, llist_reverse_order(list), deferred) {
-		migrate_disable();
-		this_cpu_inc(splitdf_endio_depth);
-		bio_endio(dm_bio_from_per_bio_data(pb, sizeof(*pb)));
-		this_cpu_dec(splitdf_endio_depth);
-		migrate_enable();
-	}
-}
-
-/* What bio_chain_endio() does, with a bound on the stack it takes. */
+/* What bio_chain_endio() does, in constant stack however long the chain. */
 static void splitdf_rest_endio(struct bio *rest)
 {
 	struct bio *parent = rest->bi_private;
@@ -954,22 +934,12 @@ static struct target_type splitdf_target = {
 
 static int __init dm_splitdf_init(void)
 {
-	int r;
-
-	/* Completing I/O frees memory: the worker must run under pressure too */
-	splitdf_wq = alloc_workqueue("kdmsplitdf", WQ_MEM_RECLAIM | WQ_UNBOUND, 0);
-	if (!splitdf_wq)
-		return -ENOMEM;
-	r = dm_register_target(&splitdf_target);
-	if (r)
-		destroy_workqueue(splitdf_wq);
-	return r;
+	return dm_register_target(&splitdf_target);
 }
 
 static void __exit dm_splitdf_exit(void)
 {
 	dm_unregister_target(&splitdf_target);
-	destroy_workqueue(splitdf_wq);
 }
 
 module_init(dm_splitdf_init);

@@ -116,6 +116,44 @@ flavour_suffix() {
 	case $1 in amd64) echo amd64 ;; *) echo "$1-amd64" ;; esac
 }
 
+# write_apt_sources ROOT SERIES [pin]: ROOT's apt sources for SERIES, rewritten on
+# every call so that a changed archive address is followed.  With 'pin', the
+# series' target release (e.g. bookworm-backports) is preferred for every package
+# (build chroots); without, apt uses its defaults and callers pass -t themselves.
+write_apt_sources() {
+	local root=$1 series=$2 pin=${3:-} archive s list extra security target
+	archive=$(debian_archive_uri)
+	list=$(series_field "$series" 2)
+	extra=$(series_field "$series" 3)
+	security=$(series_field "$series" 4)
+	target=$(series_field "$series" 5)
+	[ "$extra" = - ] || list="$list ${extra//,/ }"
+	{
+		for s in $list; do echo "deb $archive $s main"; done
+		[ "$security" = - ] || echo "deb $(debian_security_uri) $security main"
+	} >"$root/etc/apt/sources.list"
+	rm -f "$root/etc/apt/sources.list.d/"*
+	if [ "$target" != - ] && [ "$pin" = pin ]; then
+		printf 'Package: *\nPin: release n=%s\nPin-Priority: 990\n' "$target" >"$root/etc/apt/preferences.d/splitdf"
+	else
+		rm -f "$root/etc/apt/preferences.d/splitdf"
+	fi
+	# Root downloads into root-owned dirs; apt's sandbox user could not write there.
+	# The configured archive may be a frozen mirror whose Release files have expired.
+	printf '%s\n' 'APT::Sandbox::User "root";' 'Acquire::Check-Valid-Until "false";' >"$root/etc/apt/apt.conf.d/90splitdf"
+}
+
+# newest_kernel_abi ROOT FLAVOUR-SUFFIX TARGET: the ABI (e.g. 6.1.0-56, 7.2.13+deb14)
+# that ROOT's apt would install for linux-image-SUFFIX, preferring release TARGET
+# unless it is '-'.  The meta package is only read, never installed: some
+# mirrors lack it in -security while they carry the versioned packages.
+newest_kernel_abi() {
+	local tr=()
+	[ "$3" = - ] || tr=(-o "APT::Default-Release=$3")
+	in_chroot "$1" apt-cache "${tr[@]}" depends "linux-image-$2" |
+		sed -n "s/^ *Depends: linux-image-\(.*\)-$2\$/\1/p" | head -n1
+}
+
 chroot_dir() { echo "$SPLITDF_CACHE/chroot-$1-$2"; }
 
 # The kernel release prepared for SERIES FLAVOUR (written by prepare-kernel).
@@ -124,6 +162,26 @@ kernel_release() {
 	f="$(chroot_dir "$1" "$2")/kernel/KREL"
 	[ -s "$f" ] || die "kernel for $1/$2 not prepared (run scripts/prepare-kernel $1 $2)"
 	cat "$f"
+}
+
+# Refuse to rm -rf a tree that still has something mounted inside it.
+remove_tree() {
+	umount_chroot "$1"
+	if awk -v r="$1/" 'index($2, r) == 1 { found = 1 } END { exit !found }' /proc/mounts; then
+		die "$1 still has mounts inside; unmount them and retry"
+	fi
+	rm -rf "$1"
+}
+
+# debootstrap_tree DIR SUITE LOG: a minbase SUITE at DIR from the host's Debian
+# archive, made in DIR.tmp and moved into place only when complete.
+debootstrap_tree() {
+	local dir=$1 suite=$2 log=$3
+	need_pkgs debootstrap debian-archive-keyring
+	[ -e "$dir.tmp" ] && remove_tree "$dir.tmp"
+	debootstrap --variant=minbase "$suite" "$dir.tmp" "$(debian_archive_uri)" >"$log" 2>&1 ||
+		{ remove_tree "$dir.tmp"; die "debootstrap $suite failed, see $log"; }
+	mv "$dir.tmp" "$dir"
 }
 
 # Run a command inside a chroot with /proc (objtool needs it) and /dev mounted,
@@ -144,6 +202,20 @@ umount_chroot() {
 	for m in proc dev; do
 		if mountpoint -q "$1/$m"; then umount "$1/$m" || umount -l "$1/$m" || true; fi
 	done
+}
+
+# The guest's real tools (the rest is busybox): from the host in the initramfs
+# (mkinitramfs), from the Debian root in the DKMS matrix (dkms-image).
+# shellcheck disable=SC2034 # used by the scripts that source this
+GUEST_REAL_TOOLS="fio dmsetup kmod blkdiscard losetup blockdev mountpoint"
+# shellcheck disable=SC2034
+GUEST_KMOD_LINKS="modprobe insmod rmmod lsmod modinfo depmod"
+
+# copy_tests DIR: the repo's tests/ (and SPLITDF_CASES_DIR's cases) as the guest's /tests.
+copy_tests() {
+	mkdir -p "$1"
+	cp -r "$SPLITDF_REPO/tests/." "$1/"
+	if [ -n "${SPLITDF_CASES_DIR:-}" ]; then cp -r "$SPLITDF_CASES_DIR/." "$1/cases/"; fi
 }
 
 # The file of case NAME: SPLITDF_CASES_DIR (extra cases, e.g. harness experiments that

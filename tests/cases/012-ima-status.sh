@@ -21,14 +21,17 @@ dm_measurements() {
 test_case() {
 	set -e
 	grep -q " $SEC " /proc/mounts || mount -t securityfs securityfs $SEC
-	[ -e $SEC/ima/policy ] || fail "no IMA in this kernel"
+	if [ ! -e $SEC/ima/policy ]; then
+		# dm measures tables only since 5.15: before, a kernel without IMA has nothing to test.
+		kernel_before 5 15 && skip "no IMA in this kernel, and dm has no IMA status before 5.15"
+		fail "no IMA in this kernel"
+	fi
 	echo "measure func=CRITICAL_DATA label=device-mapper template=ima-buf" >$SEC/ima/policy ||
 		fail "IMA policy not accepted"
 	setup_ramdisks 2 1
 	dm_create sdf "0 3000 splitdf 3 /dev/ram0 8 1000 /dev/ram1 16 1000 /dev/ram0 1024 1000 4 max_pinned 9 boundary_sectors 24"
 	m=$(dm_measurements | grep 'target_name=splitdf' || true)
-	major=${KREL%%.*} rest=${KREL#*.}
-	if [ "$major" -lt 5 ] || { [ "$major" = 5 ] && [ "${rest%%.*}" -lt 15 ]; }; then
+	if kernel_before 5 15; then
 		[ -z "$m" ] || fail "a measurement on a kernel before 5.15: $m"
 		echo "no IMA status before 5.15: none recorded"
 		return 0

@@ -49,5 +49,5 @@ test_case() {
 	setup_nullb 2 0 "irqmode=2 completion_nsec=20000"
 	run_layout mq7 "0 65536 splitdf 2 /dev/nullb0 0 32768 /dev/nullb1 32768 32768" "boundary_sectors 7" 50 \
 		--size=24m --iodepth=32
-	rmmod null_blk
+	teardown_nullb
 }

@@ -64,7 +64,7 @@ test_case() {
 	# A zoned leg is refused at load: splitdf would split zone appends.
 	setup_nullb 1 0 "zoned=1 zone_size=4 cache_size=0"
 	expect_refused bad "0 8192 splitdf 1 /dev/nullb0 0 8192" "Zoned devices are not supported"
-	rmmod null_blk
+	teardown_nullb
 
 	# A split inside a 4 KiB-block leg must fall on a 4 KiB boundary.
 	setup_nullb 1 0 "bs=4096"
@@ -72,6 +72,6 @@ test_case() {
 		"boundary_sectors not aligned to a leg's logical block size"
 	dm_create good4k "0 8192 splitdf 1 /dev/nullb0 0 8192 2 boundary_sectors 16"
 	dmsetup remove good4k
-	rmmod null_blk
+	teardown_nullb
 	echo "$((n + 2)) malformed tables refused"
 }

@@ -1,10 +1,11 @@
 # shellcheck shell=sh disable=SC2034
-# Requires: brd (nowait-capable), fio pvsync2.  The target declares
+# Requires: null_blk (blk-mq, NOWAIT-capable on every supported kernel,
+# unlike brd before 6.0), fio pvsync2.  The target declares
 # DM_TARGET_NOWAIT.  Checks, in every split_mode: an RWF_NOWAIT read inside
 # one chunk succeeds; an RWF_NOWAIT write and its verifying read across a
-# boundary are split as dm core splits NOWAIT bios and succeed (brd never
-# blocks, so no EAGAIN is expected), and the crossing bios were split in
-# that mode.
+# boundary are split as dm core splits NOWAIT bios and succeed (one I/O at
+# a time never runs out of tags, so no EAGAIN is expected), and the
+# crossing bios were split in that mode.
 DESCRIPTION="REQ_NOWAIT: remapped inside a chunk, split when crossing"
 TIMEOUT=120
 
@@ -19,9 +20,9 @@ nowait_io() {
 
 test_case() {
 	set -e
-	setup_ramdisks 2 16
+	setup_nullb 2 0
 	for mode in $SPLIT_MODES; do
-		dm_create sdf "0 4096 splitdf 2 /dev/ram0 0 2048 /dev/ram1 0 2048 4 boundary_sectors 64 split_mode $mode"
+		dm_create sdf "0 4096 splitdf 2 /dev/nullb0 0 2048 /dev/nullb1 0 2048 4 boundary_sectors 64 split_mode $mode"
 		nowait_io /dev/mapper/sdf read 8 8
 		expect_eq "$(counter sdf crossed)" 0 "$mode: crossing bios inside a chunk"
 		# Across a boundary_sectors boundary, then across the leg boundary.
@@ -31,4 +32,5 @@ test_case() {
 		echo "$mode: NOWAIT inside a chunk and across boundaries: done, verified"
 		dmsetup remove sdf
 	done
+	teardown_nullb
 }

@@ -8,6 +8,19 @@ fail() {
 	return 1
 }
 
+# skip WHY: the case cannot test anything on this kernel.  The harness reports
+# SKIP (never PASS); use it only for a kernel that lacks what the case tests.
+skip() {
+	echo "SKIP: $*"
+	exit 77
+}
+
+# kernel_before MAJOR MINOR: true if the running kernel is older than MAJOR.MINOR.
+kernel_before() {
+	set -- "$1" "$2" "${KREL%%.*}" "$(echo "$KREL" | cut -d. -f2)"
+	[ "$3" -lt "$1" ] || { [ "$3" = "$1" ] && [ "$4" -lt "$2" ]; }
+}
+
 # setup_ramdisks COUNT MIB: fresh, zeroed /dev/ram0../dev/ram<COUNT-1>.
 setup_ramdisks() {
 	rmmod brd 2>/dev/null || true
@@ -20,13 +33,40 @@ setup_ramdisks() {
 }
 
 # setup_nullb COUNT MIB [PARAMS]: memory-backed null_blk devices with a write-back
-# cache, so flushes are not dropped by the block layer on the way down.
+# cache, so flushes are not dropped by the block layer on the way down.  PARAMS
+# are null_blk module parameters.  Kernels whose null_blk has no memory_backed
+# parameter (5.10) get the same devices through configfs; undo with teardown_nullb.
 setup_nullb() {
-	rmmod null_blk 2>/dev/null || true
-	# shellcheck disable=SC2086 # PARAMS are several words
-	modprobe null_blk nr_devices="$1" gb=1 memory_backed=1 cache_size="$2" \
-		irqmode=0 queue_mode=2 discard=1 ${3:-}
+	teardown_nullb
+	if /sbin/modinfo -F parm null_blk | grep -q '^memory_backed:'; then
+		# shellcheck disable=SC2086 # PARAMS are several words
+		modprobe null_blk nr_devices="$1" gb=1 memory_backed=1 cache_size="$2" \
+			irqmode=0 queue_mode=2 discard=1 ${3:-}
+	else
+		modprobe null_blk nr_devices=0
+		i=0
+		while [ "$i" -lt "$1" ]; do
+			d=/sys/kernel/config/nullb/nullb$i
+			mkdir "$d"
+			echo 1024 >"$d/size"
+			for p in memory_backed=1 cache_size="$2" irqmode=0 queue_mode=2 discard=1 ${3:-}; do
+				a=${p%%=*}
+				case $a in bs) a=blocksize ;; gb) a=size p=size=$((${p#*=} * 1024)) ;; esac
+				echo "${p#*=}" >"$d/$a" || fail "null_blk configfs: $a=${p#*=}"
+			done
+			echo 1 >"$d/power"
+			i=$((i + 1))
+		done
+	fi
 	[ -b /dev/nullb0 ] || fail "/dev/nullb0 missing"
+}
+
+# teardown_nullb: remove null_blk and the configfs devices that pin it.
+teardown_nullb() {
+	for d in /sys/kernel/config/nullb/nullb*; do
+		[ -d "$d" ] && rmdir "$d"
+	done
+	if grep -q '^null_blk ' /proc/modules; then rmmod null_blk; fi
 }
 
 # mm DEV: major:minor of a block device node, as dm prints it.
