@@ -546,6 +546,20 @@ static void splitdf_rest_endio(struct bio *rest)
 	splitdf_complete_parent(parent);
 }
 
+/*
+ * A clone of @bio for a remainder or a piece.  Never waits for the pool
+ * (see splitdf_resubmit_remainder()); submitted unpolled, as nothing polls
+ * for it.
+ */
+static struct bio *splitdf_clone_piece(struct splitdf_c *sc, struct bio *bio)
+{
+	struct bio *clone = splitdf_clone_bio(bio, sc->disk, GFP_NOWAIT, &sc->bs);
+
+	if (clone)
+		splitdf_clear_polled(clone);
+	return clone;
+}
+
 /* Make @parent complete only once @child has, as bio_chain() would. */
 static void splitdf_chain(struct bio *parent, struct bio *child)
 {
@@ -587,12 +601,11 @@ static bool splitdf_resubmit_remainder(struct splitdf_c *sc, struct bio *bio,
 	if (!current->bio_list)
 		return false;
 
-	rest = splitdf_clone_bio(bio, sc->disk, GFP_NOWAIT, &sc->bs);
+	rest = splitdf_clone_piece(sc, bio);
 	if (!rest)
 		return false;
 
 	bio_advance(rest, head << SECTOR_SHIFT);
-	splitdf_clear_polled(rest);
 	splitdf_chain(bio, rest);
 	bio_trim(bio, 0, head);
 	submit_bio_noacct(rest);
@@ -628,11 +641,10 @@ static struct bio *splitdf_inline_piece(struct splitdf_c *sc, struct bio *bio,
 
 	*len = min_t(sector_t, splitdf_head_sectors(sc, leg, offset),
 		     bio_sectors(bio) - skip);
-	piece = splitdf_clone_bio(bio, sc->disk, GFP_NOWAIT, &sc->bs);
+	piece = splitdf_clone_piece(sc, bio);
 	if (!piece)
 		return NULL;
 	bio_trim(piece, skip, *len);
-	splitdf_clear_polled(piece);
 	splitdf_remap(piece, leg, offset);
 	return piece;
 }
