@@ -11,7 +11,9 @@
  * is submitted before the remainder is mapped again: bio submission
  * follows a depth-first walk of the device tree, as dm core has done
  * since NeilBrown's "dm: ensure bio submission follows a depth-first tree
- * walk" (Linux 4.15).  See README.md for the table line and status.
+ * walk" (Linux 4.15).  The other split modes (see splitdf_split()) give the
+ * same order without re-entering the device, or show what breaks without
+ * it.  See docs/ for the table line, status and design.
  */
 
 #include <linux/ctype.h>
@@ -35,6 +37,14 @@
 
 #define SPLITDF_MAX_LEGS	65535
 
+/*
+ * Pieces one bio may hold at once in ordered mode unless max_pieces says
+ * otherwise: a 1 MiB bio (BIO_MAX_VECS pages) cut at every 4 KiB page is
+ * mapped in one go, and one bio never holds more than 256 clones (about
+ * 34 KiB); dm core splits off whatever lies beyond.
+ */
+#define SPLITDF_MAX_PIECES	256
+
 struct splitdf_leg {
 	struct dm_dev *dev;
 	sector_t start;		/* first sector of the leg in the target */
@@ -47,6 +57,7 @@ enum splitdf_mode {
 	SPLITDF_CLONE,		/* clone the rest, resubmit it to this device */
 	SPLITDF_CORE,		/* dm_accept_partial_bio(): dm core resubmits */
 	SPLITDF_INLINE,		/* pre-4.15: every piece to its leg from .map */
+	SPLITDF_ORDERED,	/* head, then every piece, to the legs from .map */
 	SPLITDF_NR_MODES,
 };
 
@@ -54,12 +65,13 @@ static const char * const splitdf_mode_names[SPLITDF_NR_MODES] = {
 	[SPLITDF_CLONE]		= "clone",
 	[SPLITDF_CORE]		= "core",
 	[SPLITDF_INLINE]	= "inline",
+	[SPLITDF_ORDERED]	= "ordered",
 };
 
 struct splitdf_stats {
 	u64 mapped;		/* bios seen by .map */
 	u64 crossed;		/* of those, bios that crossed a boundary */
-	u64 remainders;		/* clones made: remainders or inline pieces */
+	u64 remainders;		/* clones made: remainders or pieces */
 	u64 core_splits;	/* crossing bios handed to dm core instead */
 };
 
@@ -76,6 +88,7 @@ struct splitdf_c {
 
 	u32 boundary;		/* split every so many sectors; 0: legs only */
 	u32 max_pinned;		/* 0: no limit */
+	u32 max_pieces;		/* 0: SPLITDF_MAX_PIECES */
 	enum splitdf_mode mode;
 	bool mode_given;	/* to refuse split_mode twice, even "clone" */
 
@@ -264,6 +277,8 @@ static int splitdf_parse_feature(struct dm_target *ti, struct dm_arg_set *fs,
 		field = &sc->boundary;
 	} else if (!strcasecmp(name, "max_pinned")) {
 		field = &sc->max_pinned;
+	} else if (!strcasecmp(name, "max_pieces")) {
+		field = &sc->max_pieces;
 	} else {
 		ti->error = "Unknown feature";
 		return -EINVAL;
@@ -280,7 +295,8 @@ static int splitdf_parse_feature(struct dm_target *ti, struct dm_arg_set *fs,
 	}
 	if (splitdf_parse_uint(value, 1, UINT_MAX, field)) {
 		ti->error = field == &sc->boundary ? "Invalid boundary_sectors" :
-						     "Invalid max_pinned";
+			    field == &sc->max_pinned ? "Invalid max_pinned" :
+						       "Invalid max_pieces";
 		return -EINVAL;
 	}
 	return 0;
@@ -319,6 +335,10 @@ static int splitdf_parse_features(struct dm_target *ti, struct dm_arg_set *as,
 	/* Only clone mode keeps heads waiting for their remainders */
 	if (sc->max_pinned && sc->mode != SPLITDF_CLONE) {
 		ti->error = "max_pinned needs split_mode clone";
+		return -EINVAL;
+	}
+	if (sc->max_pieces && sc->mode != SPLITDF_ORDERED) {
+		ti->error = "max_pieces needs split_mode ordered";
 		return -EINVAL;
 	}
 	return 0;
@@ -373,8 +393,8 @@ static int splitdf_alloc_runtime(struct dm_target *ti, struct splitdf_c *sc)
 /*
  * Construct a splitdf mapping:
  * <nr_legs> <dev> <offset> <sectors> [<dev> <offset> <sectors>]...
- * [<nr_features> [boundary_sectors <n>] [max_pinned <n>]
- *		   [split_mode <clone|core|inline>]]
+ * [<nr_features> [boundary_sectors <n>] [max_pinned <n>] [max_pieces <n>]
+ *		   [split_mode <clone|core|inline|ordered>]]
  */
 static int splitdf_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 {
@@ -421,6 +441,8 @@ static int splitdf_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 	ti->num_secure_erase_bios = 1;
 	ti->num_write_zeroes_bios = 1;
 	ti->per_io_data_size = sizeof(struct splitdf_per_bio);
+	/* Ordered mode submits what it maps itself; see splitdf_submit_remap() */
+	splitdf_set_accounts_remapped(ti);
 	ti->private = sc;
 	return 0;
 }
@@ -632,9 +654,9 @@ static bool splitdf_split_clone(struct splitdf_c *sc, struct bio *bio,
  * A clone of the @skip.. part of @bio that stays within one leg and one
  * chunk, remapped to that leg; @offset is where it starts in the target.
  */
-static struct bio *splitdf_inline_piece(struct splitdf_c *sc, struct bio *bio,
-					sector_t offset, sector_t skip,
-					sector_t *len)
+static struct bio *splitdf_leg_piece(struct splitdf_c *sc, struct bio *bio,
+				     sector_t offset, sector_t skip,
+				     sector_t *len)
 {
 	struct splitdf_leg *leg = splitdf_find_leg(sc, offset);
 	struct bio *piece;
@@ -647,6 +669,36 @@ static struct bio *splitdf_inline_piece(struct splitdf_c *sc, struct bio *bio,
 	bio_trim(piece, skip, *len);
 	splitdf_remap(piece, leg, offset);
 	return piece;
+}
+
+/*
+ * Cut @bio, which starts at @offset in the target, into at most @max
+ * pieces from @head on, each within one leg and chunk and remapped there.
+ * Stops early when no clone is to be had without waiting.  Returns how far
+ * into @bio the head and the pieces on @pieces reach.
+ */
+static sector_t splitdf_cut_pieces(struct splitdf_c *sc, struct bio *bio,
+				   sector_t offset, sector_t head,
+				   unsigned int max, struct bio_list *pieces)
+{
+	struct bio *piece;
+	sector_t done, len;
+
+	for (done = head; done < bio_sectors(bio) && max; done += len, max--) {
+		piece = splitdf_leg_piece(sc, bio, offset + done, done, &len);
+		if (!piece)
+			break;
+		bio_list_add(pieces, piece);
+	}
+	return done;
+}
+
+static void splitdf_put_pieces(struct bio_list *pieces)
+{
+	struct bio *piece;
+
+	while ((piece = bio_list_pop(pieces)))
+		bio_put(piece);
 }
 
 /*
@@ -663,20 +715,15 @@ static bool splitdf_split_inline(struct splitdf_c *sc, struct bio *bio,
 {
 	struct bio_list pieces;
 	struct bio *piece;
-	sector_t done, len;
 
 	if (!current->bio_list)
 		return false;
 
 	bio_list_init(&pieces);
-	for (done = head; done < bio_sectors(bio); done += len) {
-		piece = splitdf_inline_piece(sc, bio, offset + done, done, &len);
-		if (!piece) {
-			while ((piece = bio_list_pop(&pieces)))
-				bio_put(piece);
-			return false;
-		}
-		bio_list_add(&pieces, piece);
+	if (splitdf_cut_pieces(sc, bio, offset, head, UINT_MAX, &pieces) <
+	    bio_sectors(bio)) {
+		splitdf_put_pieces(&pieces);
+		return false;
 	}
 
 	while ((piece = bio_list_pop(&pieces))) {
@@ -689,6 +736,50 @@ static bool splitdf_split_inline(struct splitdf_c *sc, struct bio *bio,
 }
 
 /*
+ * Depth-first without re-entering this device: the head and then every
+ * piece, in address order, go to their legs from .map.  The block layer
+ * runs all that the head produces below before it takes the next piece
+ * (__submit_bio_noacct() puts bios for lower devices in front of what was
+ * pending), so each piece is mapped only after the walk below the one
+ * before it: the depth-first order of clone mode, with no remainder queued
+ * on this device and no head pinned.
+ *
+ * Every piece is chained to @bio before anything is submitted, so @bio
+ * cannot complete while pieces are still to go.  The pieces complete as
+ * siblings through bio_chain_endio(), which bio_endio() unrolls in a loop:
+ * constant stack however many there are.  What max_pieces or a failed
+ * GFP_NOWAIT clone leaves over goes back to dm core, while @bio still has
+ * its full size, as dm_accept_partial_bio() requires.
+ */
+static int splitdf_split_ordered(struct splitdf_c *sc, struct bio *bio,
+				 struct splitdf_leg *leg, sector_t offset,
+				 sector_t head)
+{
+	struct bio_list pieces;
+	struct bio *piece;
+	sector_t done;
+
+	bio_list_init(&pieces);
+	done = splitdf_cut_pieces(sc, bio, offset, head,
+				  sc->max_pieces ?: SPLITDF_MAX_PIECES, &pieces);
+	if (done < bio_sectors(bio)) {
+		dm_accept_partial_bio(bio, done);
+		this_cpu_inc(sc->stats->core_splits);
+	}
+	bio_list_for_each(piece, &pieces)
+		bio_chain(piece, bio);
+	bio_trim(bio, 0, head);
+	splitdf_remap(bio, leg, offset);
+
+	splitdf_submit_remap(bio, NULL);
+	while ((piece = bio_list_pop(&pieces))) {
+		splitdf_submit_remap(bio, piece);
+		this_cpu_inc(sc->stats->remainders);
+	}
+	return DM_MAPIO_SUBMITTED;
+}
+
+/*
  * @bio starts at @offset in the target and crosses a boundary after @head.
  *
  * A REQ_NOWAIT bio is split like any other, as dm core splits one across
@@ -698,7 +789,8 @@ static bool splitdf_split_inline(struct splitdf_c *sc, struct bio *bio,
  * instead sent io_uring's every crossing bio through an io-wq retry.
  */
 static int splitdf_split(struct splitdf_c *sc, struct bio *bio,
-			 sector_t offset, sector_t head)
+			 struct splitdf_leg *leg, sector_t offset,
+			 sector_t head)
 {
 	bool split = false;
 
@@ -707,6 +799,8 @@ static int splitdf_split(struct splitdf_c *sc, struct bio *bio,
 	if (unlikely(splitdf_bio_is_atomic(bio)))
 		return DM_MAPIO_KILL;
 
+	if (sc->mode == SPLITDF_ORDERED)
+		return splitdf_split_ordered(sc, bio, leg, offset, head);
 	if (sc->mode == SPLITDF_CLONE)
 		split = splitdf_split_clone(sc, bio, head);
 	else if (sc->mode == SPLITDF_INLINE)
@@ -745,7 +839,7 @@ static int splitdf_map(struct dm_target *ti, struct bio *bio)
 	leg = splitdf_find_leg(sc, offset);
 	head = splitdf_head_sectors(sc, leg, offset);
 	if (unlikely(head < bio_sectors(bio))) {
-		r = splitdf_split(sc, bio, offset, head);
+		r = splitdf_split(sc, bio, leg, offset, head);
 		if (r != DM_MAPIO_REMAPPED)
 			return r;
 	}
@@ -772,6 +866,13 @@ static int splitdf_end_io(struct dm_target *ti, struct bio *bio,
  * I/O for suspend it would queue the remainder and wait for the head
  * forever.  So, before core blocks I/O, stop making remainders (dm core
  * splits meanwhile) and wait until every chain made so far has completed.
+ *
+ * Only clone mode pins heads; in every other mode this returns at once.
+ * Ordered and inline pieces go to the legs and never come back to this
+ * device, so the dm_io they hold completes without anything queued here,
+ * and dm core's own wait for in-flight I/O is all a suspend needs.  That
+ * is also why those modes survive dm_internal_suspend_fast() (dm-stats,
+ * snapshot resume), which calls no target hook at all.
  */
 static void splitdf_presuspend(struct dm_target *ti)
 {
@@ -839,7 +940,7 @@ static void splitdf_emit_counters(struct splitdf_c *sc, bool labelled,
 static unsigned int splitdf_nr_feature_args(struct splitdf_c *sc)
 {
 	return (sc->boundary ? 2 : 0) + (sc->max_pinned ? 2 : 0) +
-	       (sc->mode != SPLITDF_CLONE ? 2 : 0);
+	       (sc->max_pieces ? 2 : 0) + (sc->mode != SPLITDF_CLONE ? 2 : 0);
 }
 
 static void splitdf_emit_table(struct splitdf_c *sc, char *result,
@@ -860,6 +961,8 @@ static void splitdf_emit_table(struct splitdf_c *sc, char *result,
 		DMEMIT(" boundary_sectors %u", sc->boundary);
 	if (sc->max_pinned)
 		DMEMIT(" max_pinned %u", sc->max_pinned);
+	if (sc->max_pieces)
+		DMEMIT(" max_pieces %u", sc->max_pieces);
 	if (sc->mode != SPLITDF_CLONE)
 		DMEMIT(" split_mode %s", splitdf_mode_names[sc->mode]);
 }
@@ -878,8 +981,9 @@ static void splitdf_emit_ima(struct dm_target *ti, char *result,
 		       i, sc->legs[i].dev->name,
 		       i, (unsigned long long)sc->legs[i].offset,
 		       i, (unsigned long long)sc->legs[i].len);
-	DMEMIT(",boundary_sectors=%u,max_pinned=%u,split_mode=%s;",
-	       sc->boundary, sc->max_pinned, splitdf_mode_names[sc->mode]);
+	DMEMIT(",boundary_sectors=%u,max_pinned=%u,max_pieces=%u,split_mode=%s;",
+	       sc->boundary, sc->max_pinned, sc->max_pieces,
+	       splitdf_mode_names[sc->mode]);
 }
 
 static void splitdf_status(struct dm_target *ti, status_type_t type,

@@ -97,6 +97,29 @@ static inline bool splitdf_status_is_ima(status_type_t type)
 #endif
 }
 
+/*
+ * Submit @tgt_clone (or @clone itself when NULL) for the dm clone @clone
+ * that .map then reports DM_MAPIO_SUBMITTED for.  From 5.18 dm core lets
+ * the target account the I/O when it submits it (accounts_remapped_io);
+ * before, dm core accounted it when .map returned.
+ */
+static inline void splitdf_submit_remap(struct bio *clone,
+					struct bio *tgt_clone)
+{
+#if SPLITDF_KERNEL_AT_LEAST(5, 18, 0)
+	dm_submit_bio_remap(clone, tgt_clone);
+#else
+	submit_bio_noacct(tgt_clone ?: clone);
+#endif
+}
+
+static inline void splitdf_set_accounts_remapped(struct dm_target *ti)
+{
+#if SPLITDF_KERNEL_AT_LEAST(5, 18, 0)
+	ti->accounts_remapped_io = true;
+#endif
+}
+
 #ifndef DM_TARGET_NOWAIT
 #define DM_TARGET_NOWAIT	0
 #endif

@@ -31,5 +31,7 @@ test_case() {
 	0 2000 splitdf 2 1:0 0 1000 1:1 0 1000 6 split_mode clone max_pinned 9 boundary_sectors 8
 	0 2000 splitdf 2 1:0 0 1000 1:1 0 1000 2 split_mode core
 	0 2000 splitdf 2 1:0 0 1000 1:1 0 1000 4 SPLIT_MODE Inline boundary_sectors 8
+	0 2000 splitdf 2 1:0 0 1000 1:1 0 1000 2 split_mode ordered
+	0 2000 splitdf 2 1:0 0 1000 1:1 0 1000 6 max_pieces 4 split_mode ORDERED boundary_sectors 8
 	LINES
 }

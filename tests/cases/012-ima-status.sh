@@ -37,7 +37,7 @@ test_case() {
 		return 0
 	fi
 	echo "$m"
-	echo "$m" | grep -q "target_name=splitdf,target_version=1\.[0-9]*\.[0-9]*,nr_legs=3,leg_0_device_name=1:0,leg_0_offset=8,leg_0_sectors=1000,leg_1_device_name=1:1,leg_1_offset=16,leg_1_sectors=1000,leg_2_device_name=1:0,leg_2_offset=1024,leg_2_sectors=1000,boundary_sectors=24,max_pinned=9,split_mode=clone;" ||
+	echo "$m" | grep -q "target_name=splitdf,target_version=1\.[0-9]*\.[0-9]*,nr_legs=3,leg_0_device_name=1:0,leg_0_offset=8,leg_0_sectors=1000,leg_1_device_name=1:1,leg_1_offset=16,leg_1_sectors=1000,leg_2_device_name=1:0,leg_2_offset=1024,leg_2_sectors=1000,boundary_sectors=24,max_pinned=9,max_pieces=0,split_mode=clone;" ||
 		fail "IMA status not as documented"
 	echo "IMA status recorded as documented"
 }

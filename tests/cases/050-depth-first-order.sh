@@ -5,7 +5,8 @@
 # read crosses boundaries at every level.
 # Checks, for each split_mode: the order in which bios reach the leaf
 # (block_bio_queue on ram0) is the depth-first walk, i.e. the top device's
-# address order, leg by leg, for clone and core, and is not for inline;
+# address order, leg by leg, for clone, core and ordered, and is not for
+# inline;
 # then the same tree passes fio verify.
 DESCRIPTION="depth-first submission order through a three-level splitdf tree"
 TIMEOUT=300
@@ -54,7 +55,7 @@ read_top_traced() {
 test_case() {
 	set -e
 	setup_ramdisks 1 8
-	for mode in clone core inline; do
+	for mode in $SPLIT_MODES; do
 		echo "split_mode $mode"
 		build_tree "$mode"
 		read_top_traced

@@ -1,9 +1,10 @@
 # shellcheck shell=sh disable=SC2034
 # Requires: brd.  Hazard 1: a remainder in transit when suspend starts.
-# Checks: dozens of suspend/resume cycles (with and without --noflush) and
-# table reloads while fio writes and verifies bios that cross boundaries
-# every 8 sectors; every suspend returns, no head is pinned while the device
-# is suspended, fio's verify is clean.
+# Checks: dozens of suspend/resume cycles (with and without --noflush) in
+# clone mode and again in ordered mode, and table reloads that switch
+# between the modes, while fio writes and verifies bios that cross
+# boundaries every 8 sectors; every suspend returns, no head is pinned
+# while the device is suspended, fio's verify is clean.
 DESCRIPTION="suspend/resume and table reload under crossing load"
 TIMEOUT=900
 
@@ -28,7 +29,8 @@ cycle_suspend() {
 # Same legs, so the same data: only where and how bios are split changes.
 cycle_reload() {
 	i=0
-	for f in "2 boundary_sectors 8" "2 boundary_sectors 24" "4 boundary_sectors 7 max_pinned 2" ""; do
+	for f in "2 boundary_sectors 8" "4 boundary_sectors 24 split_mode ordered" \
+		"4 boundary_sectors 7 max_pinned 2" "6 boundary_sectors 7 max_pieces 2 split_mode ordered" ""; do
 		for _ in 1 2 3; do
 			echo "0 80000 splitdf 2 $LEGS $f" | dmsetup reload sdf
 			dmsetup suspend sdf
@@ -50,7 +52,11 @@ test_case() {
 	sleep 2
 	cycle_suspend
 	expect_ge "$(counter sdf remainders)" 100 "remainders during the suspend cycles"
-	echo "30 suspend/resume cycles"
+	echo "clone: 30 suspend/resume cycles"
+	dm_reload sdf "0 80000 splitdf 2 $LEGS 4 boundary_sectors 8 split_mode ordered"
+	cycle_suspend
+	expect_ge "$(counter sdf remainders)" 100 "ordered pieces during the suspend cycles"
+	echo "ordered: 30 suspend/resume cycles"
 	cycle_reload
 	wait $fio_pid || fail "fio under suspend/resume"
 	echo "fio verify clean"

@@ -4,7 +4,9 @@
 # in a 384 MiB guest with most free memory taken by a tmpfs hog, deep
 # crossing writes at iodepth 32 finish and verify clean; with max_pinned 4
 # the clone path is capped and dm core takes the splits (core_splits grows,
-# peak_pinned stays at the cap), and that also verifies clean.
+# peak_pinned stays at the cap), and that also verifies clean.  The same in
+# ordered mode: 255 pieces per bio at once, then max_pieces 4 (dm core
+# takes the rest of every bio), both verify clean.
 DESCRIPTION="forward progress and verify under memory pressure with deep crossing"
 TIMEOUT=900
 VM_MEM=384
@@ -30,6 +32,8 @@ test_case() {
 	setup_ramdisks 2 24
 	dm_create deep "0 90000 splitdf 2 /dev/ram0 0 45000 /dev/ram1 0 45000 2 boundary_sectors 8"
 	dm_create capped "0 90000 splitdf 2 /dev/ram1 0 45000 /dev/ram0 0 45000 4 boundary_sectors 8 max_pinned 4"
+	dm_create ordered "0 90000 splitdf 2 /dev/ram0 0 45000 /dev/ram1 0 45000 4 boundary_sectors 8 split_mode ordered"
+	dm_create pieces "0 90000 splitdf 2 /dev/ram1 0 45000 /dev/ram0 0 45000 6 boundary_sectors 8 max_pieces 4 split_mode ordered"
 	# Fill the ram disks first so that their pages are not allocated under
 	# the hog.  O_DIRECT: dirty page cache of /dev/ramN written back later
 	# (the hog makes reclaim do it) would land zeros on fio's data.
@@ -46,6 +50,14 @@ test_case() {
 	peak=$(counter capped peak_pinned)
 	[ "$peak" -le 4 ] || fail "peak_pinned $peak above max_pinned 4"
 	echo "capped: verify clean, peak_pinned within max_pinned"
+
+	fio_verify /dev/mapper/ordered ordered --bsrange=1m-1m --iodepth=32 --size=40m
+	expect_ge "$(counter ordered remainders)" 10000 "ordered pieces"
+	echo "ordered: verify clean, core_splits $(counter ordered core_splits)"
+
+	fio_verify /dev/mapper/pieces pieces --bsrange=1m-1m --iodepth=32 --size=40m
+	expect_ge "$(counter pieces core_splits)" 1000 "max_pieces: rests handed to dm core"
+	echo "pieces: verify clean, dm core split off what max_pieces left"
 	unhog
 	expect_eq "$(counter deep pinned)$(counter capped pinned)" "00" "pinned at rest"
 }

@@ -58,8 +58,14 @@ test_case() {
 	1000|1 $R0 0 1000 4 split_mode core split_mode inline|Feature given twice
 	1000|1 $R0 0 1000 4 max_pinned 4 split_mode core|max_pinned needs split_mode clone
 	1000|1 $R0 0 1000 4 split_mode inline max_pinned 4|max_pinned needs split_mode clone
+	1000|1 $R0 0 1000 4 split_mode ordered max_pinned 4|max_pinned needs split_mode clone
+	1000|1 $R0 0 1000 2 max_pieces 4|max_pieces needs split_mode ordered
+	1000|1 $R0 0 1000 4 split_mode core max_pieces 4|max_pieces needs split_mode ordered
+	1000|1 $R0 0 1000 4 split_mode ordered max_pieces 0|Invalid max_pieces
+	1000|1 $R0 0 1000 4 split_mode ordered max_pieces 4294967296|Invalid max_pieces
+	1000|1 $R0 0 1000 6 split_mode ordered max_pieces 2 max_pieces 2|Feature given twice
 	CASES
-	expect_ge $n 40 "malformed lines tried"
+	expect_ge $n 46 "malformed lines tried"
 
 	# A zoned leg is refused at load: splitdf would split zone appends.
 	setup_nullb 1 0 "zoned=1 zone_size=4 cache_size=0"

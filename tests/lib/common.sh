@@ -109,7 +109,7 @@ counter() {
 # expect_ge VALUE MIN WHAT
 # Every split_mode; data cases run on each.
 # shellcheck disable=SC2034 # used by the cases
-SPLIT_MODES="clone core inline"
+SPLIT_MODES="clone core inline ordered"
 
 # At least $3 crossing bios of device $1 were split the way split_mode $2
 # splits: by clones of the target, or by dm core alone.
