@@ -27,7 +27,8 @@ test_case() {
 		before=$(reads_completed /dev/mapper/sdf)
 		fio --name="acct-$mode" --filename=/dev/mapper/sdf --rw=randread --bs=16k \
 			--blockalign=2k --direct=1 --ioengine=libaio --iodepth=8 \
-			--number_ios=1000 --output="acct-$mode.fio" || { cat "acct-$mode.fio"; fail "fio"; }
+			--number_ios=1000 --output="acct-$mode.fio" 2>"acct-$mode.err" ||
+			{ cat "acct-$mode.fio" "acct-$mode.err"; fail "fio"; }
 		counted=$(($(reads_completed /dev/mapper/sdf) - before))
 		issued=$(issued_reads "acct-$mode")
 		expect_eq "$issued" 1000 "$mode: reads fio issued"

@@ -56,7 +56,7 @@ test_case() {
 		wait $fio_pid || fail "fio verify under dm-stats churn"
 		expect_splits sdf "$mode" 100
 		ios=$(stats_msg sdf @stats_print "$keep" | awk '{ r += $2; w += $6 } END { print r + w }')
-		expect_ge "$ios" 1000 "I/Os counted by the region that stayed"
+		expect_ge "$ios" 100 "I/Os counted by the region that stayed"
 		stats_msg sdf @stats_delete "$keep" >/dev/null
 		echo "$mode: 40 regions created and deleted under load, verify clean"
 		dmsetup remove sdf
