@@ -42,23 +42,30 @@ cycle_reload() {
 	echo "$i table reloads"
 }
 
+# cycle_mode FEATURES NAME: the suspend cycles under a fio run of their own.
+cycle_mode() {
+	dm_reload sdf "0 80000 splitdf 2 $LEGS $1"
+	fio_verify /dev/mapper/sdf "bg-$2" --size=30m --iodepth=32 --loops=3 &
+	fio_pid=$!
+	sleep 2
+	cycle_suspend
+	expect_ge "$(counter sdf remainders)" 100 "$2: clones made during the suspend cycles"
+	wait $fio_pid || fail "$2: fio under suspend/resume"
+	echo "$2: 30 suspend/resume cycles, fio verify clean"
+}
+
 test_case() {
 	set -e
 	setup_ramdisks 2 32
-	dm_create sdf "0 80000 splitdf 2 $LEGS 2 boundary_sectors 8"
+	dm_create sdf "0 80000 splitdf 2 $LEGS"
+	cycle_mode "2 boundary_sectors 8" clone
+	cycle_mode "4 boundary_sectors 8 split_mode ordered" ordered
 
 	fio_verify /dev/mapper/sdf bg --size=30m --iodepth=32 --loops=3 &
 	fio_pid=$!
 	sleep 2
-	cycle_suspend
-	expect_ge "$(counter sdf remainders)" 100 "remainders during the suspend cycles"
-	echo "clone: 30 suspend/resume cycles"
-	dm_reload sdf "0 80000 splitdf 2 $LEGS 4 boundary_sectors 8 split_mode ordered"
-	cycle_suspend
-	expect_ge "$(counter sdf remainders)" 100 "ordered pieces during the suspend cycles"
-	echo "ordered: 30 suspend/resume cycles"
 	cycle_reload
-	wait $fio_pid || fail "fio under suspend/resume"
+	wait $fio_pid || fail "fio under table reloads"
 	echo "fio verify clean"
 	expect_eq "$(counter sdf pinned)" 0 "pinned heads at rest"
 }
