@@ -29,13 +29,16 @@
 #define DM_MSG_PREFIX "splitdf"
 
 /*
- * Clones kept in reserve.  Remainders are allocated without waiting (see
- * splitdf_resubmit_remainder()), so the reserve only decides how long a
- * burst under memory pressure keeps the clone path before dm core splits.
+ * Clones kept in reserve for the pieces of inline and ordered mode.  They
+ * are allocated without waiting, so the reserve only decides how long a
+ * burst under memory pressure keeps cutting pieces before dm core splits.
  */
 #define SPLITDF_MIN_CLONES	64
 
 #define SPLITDF_MAX_LEGS	65535
+
+/* Remainder completions nested directly; see splitdf_complete_parent() */
+#define SPLITDF_NEST_MAX	4
 
 /*
  * Pieces one bio may hold at once in ordered mode unless max_pieces says
@@ -100,13 +103,20 @@ struct splitdf_c {
 };
 
 struct splitdf_per_bio {
-	bool pinned;
 	/*
 	 * On splitdf_pending until the bio is completed.  Not bi_next: the
 	 * head may still sit in a lower driver's request, which links its
 	 * bios through bi_next.
 	 */
 	struct llist_node pending;
+	/*
+	 * Clone mode's remainder of this bio, if it crosses a boundary.  It
+	 * lives here, in memory dm core allocated with the bio, because the
+	 * bio cannot complete before its chained remainder has: no allocation
+	 * per boundary, and nothing to wait for.  Last: struct bio ends in a
+	 * flexible array.
+	 */
+	struct bio rest;
 };
 
 /* Parents to complete on this CPU, and how many contexts are completing */
@@ -470,16 +480,23 @@ static struct splitdf_leg *splitdf_find_leg(struct splitdf_c *sc,
 	return &sc->legs[lo];
 }
 
+/* Sectors from @offset up to the next boundary_sectors boundary. */
+static sector_t splitdf_chunk_left(struct splitdf_c *sc, sector_t offset)
+{
+	/* Every bio asks: spare it the 64-bit division where we can */
+	if (is_power_of_2(sc->boundary))
+		return sc->boundary - (offset & (sc->boundary - 1));
+	return sc->boundary - sector_div(offset, sc->boundary);
+}
+
 /* Sectors from @offset up to the next leg or boundary_sectors boundary. */
 static sector_t splitdf_head_sectors(struct splitdf_c *sc,
 				     struct splitdf_leg *leg, sector_t offset)
 {
 	sector_t head = leg->start + leg->len - offset;
-	sector_t chunk = offset;
 
 	if (sc->boundary)
-		head = min_t(sector_t, head,
-			     sc->boundary - sector_div(chunk, sc->boundary));
+		head = min_t(sector_t, head, splitdf_chunk_left(sc, offset));
 	return head;
 }
 
@@ -494,7 +511,11 @@ static void splitdf_note_peak(struct splitdf_c *sc, int pinned)
 
 static void splitdf_unpin(struct splitdf_c *sc)
 {
-	if (atomic_dec_and_test(&sc->pinned) && wq_has_sleeper(&sc->unpinned))
+	/*
+	 * atomic_dec_and_test() is fully ordered: it stands for the barrier
+	 * wq_has_sleeper() would add before looking at the wait queue.
+	 */
+	if (atomic_dec_and_test(&sc->pinned) && waitqueue_active(&sc->unpinned))
 		wake_up(&sc->unpinned);
 }
 
@@ -533,9 +554,12 @@ static void splitdf_complete_pending(void)
  * remainder completes its parent, whose dm_io completes the remainder
  * before it, and so on, each step nested in dm core's clone_endio().  A
  * 1 MiB bio split every 7 sectors overflowed the 16 KiB stack that way.
- * So parents are queued per CPU and completed in a loop by the outermost
- * completion on that CPU; one nested inside it, or interrupting it, only
- * queues its parent, and the stack never holds more than one level.
+ * So completions on one CPU count how deep they nest: the first
+ * SPLITDF_NEST_MAX levels complete their parent directly, deeper ones
+ * queue it per CPU, and the outermost completion on that CPU completes the
+ * queue in a loop.  The stack never holds more than SPLITDF_NEST_MAX + 1
+ * levels whatever the chain's length, and short chains (most bios cross
+ * one or two boundaries) never touch the queue.
  *
  * The last context out rechecks the queue, so nothing is left behind.  A
  * context that preempts the loop (migrate_disable() keeps the loop on its
@@ -546,48 +570,54 @@ static void splitdf_complete_pending(void)
 static void splitdf_complete_parent(struct bio *parent)
 {
 	struct splitdf_per_bio *pb = dm_per_bio_data(parent, sizeof(*pb));
+	unsigned int depth;
 
 	migrate_disable();
-	llist_add(&pb->pending, this_cpu_ptr(&splitdf_pending));
-	do {
+	depth = this_cpu_inc_return(splitdf_completing);
+	if (depth <= SPLITDF_NEST_MAX)
+		bio_endio(parent);
+	else
+		llist_add(&pb->pending, this_cpu_ptr(&splitdf_pending));
+	if (depth == 1)
+		splitdf_complete_pending();
+	while (!this_cpu_dec_return(splitdf_completing) &&
+	       !llist_empty(this_cpu_ptr(&splitdf_pending)))
 		if (this_cpu_inc_return(splitdf_completing) == 1)
 			splitdf_complete_pending();
-	} while (!this_cpu_dec_return(splitdf_completing) &&
-		 !llist_empty(this_cpu_ptr(&splitdf_pending)));
 	migrate_enable();
 }
 
-/* What bio_chain_endio() does, in constant stack however long the chain. */
+/*
+ * What bio_chain_endio() does, in constant stack however long the chain.
+ * The remainder is done with this device, so its head stops pinning the
+ * device for suspend here, not when the head itself completes.
+ */
 static void splitdf_rest_endio(struct bio *rest)
 {
-	struct bio *parent = rest->bi_private;
+	struct splitdf_per_bio *pb = container_of(rest, struct splitdf_per_bio,
+						  rest);
+	struct bio *parent = dm_bio_from_per_bio_data(pb, sizeof(*pb));
+	struct splitdf_c *sc = rest->bi_private;
 
 	if (rest->bi_status && !parent->bi_status)
 		parent->bi_status = rest->bi_status;
-	bio_put(rest);
+	bio_uninit(rest);
+	splitdf_unpin(sc);
 	splitdf_complete_parent(parent);
 }
 
 /*
- * A clone of @bio for a remainder or a piece.  Never waits for the pool
- * (see splitdf_resubmit_remainder()); submitted unpolled, as nothing polls
- * for it.
+ * A clone of @bio for a piece.  Never waits for the pool: pieces already
+ * cut hold clones until the bio completes, so waiting could wait on
+ * ourselves.  Submitted unpolled, as nothing polls for it.
  */
 static struct bio *splitdf_clone_piece(struct splitdf_c *sc, struct bio *bio)
 {
-	struct bio *clone = splitdf_clone_bio(bio, sc->disk, GFP_NOWAIT, &sc->bs);
+	struct bio *clone = splitdf_clone_bio(bio, GFP_NOWAIT, &sc->bs);
 
 	if (clone)
 		splitdf_clear_polled(clone);
 	return clone;
-}
-
-/* Make @parent complete only once @child has, as bio_chain() would. */
-static void splitdf_chain(struct bio *parent, struct bio *child)
-{
-	bio_inc_remaining(parent);
-	child->bi_private = parent;
-	child->bi_end_io = splitdf_rest_endio;
 }
 
 static void splitdf_remap(struct bio *bio, struct splitdf_leg *leg,
@@ -607,28 +637,32 @@ static void splitdf_remap(struct bio *bio, struct splitdf_leg *leg,
  * completes only when both have), but completes through
  * splitdf_rest_endio(), which bounds how deep chains nest on the stack.
  *
- * The clone is allocated with GFP_NOWAIT and never waits for the pool:
- * every clone in flight pins its parent until the whole chain completes,
- * so waiting for a pool element could wait on ourselves.  When no clone
- * is to be had, the caller lets dm core split instead; core resubmits the
- * original bio itself and needs no memory from us, so the map path always
- * makes progress without a rescuer thread.
+ * The clone is @bio's own per-bio data, so it needs no memory but what
+ * dm core allocated with @bio (only an encryption context or integrity
+ * payload is copied, without waiting), and nothing on this path waits on
+ * a chain still in flight.  When the clone cannot be made, the caller lets
+ * dm core split instead; core resubmits the original bio itself, so the
+ * map path always makes progress without a rescuer thread.
  */
 static bool splitdf_resubmit_remainder(struct splitdf_c *sc, struct bio *bio,
 				       sector_t head)
 {
-	struct bio *rest;
+	struct splitdf_per_bio *pb = dm_per_bio_data(bio, sizeof(*pb));
+	struct bio *rest = &pb->rest;
 
 	/* Outside submit_bio (dm's deferred work), resubmission would recurse */
 	if (!current->bio_list)
 		return false;
-
-	rest = splitdf_clone_piece(sc, bio);
-	if (!rest)
+	if (!splitdf_init_clone(rest, bio, sc->disk))
 		return false;
 
+	splitdf_clear_polled(rest);
+	/* Its bytes were counted for the cgroup with the original bio */
+	bio_set_flag(rest, BIO_CGROUP_ACCT);
 	bio_advance(rest, head << SECTOR_SHIFT);
-	splitdf_chain(bio, rest);
+	bio_inc_remaining(bio);
+	rest->bi_private = sc;
+	rest->bi_end_io = splitdf_rest_endio;
 	bio_trim(bio, 0, head);
 	submit_bio_noacct(rest);
 	return true;
@@ -637,36 +671,37 @@ static bool splitdf_resubmit_remainder(struct splitdf_c *sc, struct bio *bio,
 static bool splitdf_split_clone(struct splitdf_c *sc, struct bio *bio,
 				sector_t head)
 {
-	struct splitdf_per_bio *pb = dm_per_bio_data(bio, sizeof(*pb));
-
 	if (!splitdf_try_pin(sc))
 		return false;
 	if (!splitdf_resubmit_remainder(sc, bio, head)) {
 		splitdf_unpin(sc);
 		return false;
 	}
-	pb->pinned = true;
 	this_cpu_inc(sc->stats->remainders);
 	return true;
 }
 
 /*
- * A clone of the @skip.. part of @bio that stays within one leg and one
+ * A clone of the part of @bio at @iter that stays within one leg and one
  * chunk, remapped to that leg; @offset is where it starts in the target.
+ * Advances @iter past it, so that cutting a bio into K pieces walks its
+ * pages once, not K times as bio_trim() from the start would.
  */
 static struct bio *splitdf_leg_piece(struct splitdf_c *sc, struct bio *bio,
-				     sector_t offset, sector_t skip,
-				     sector_t *len)
+				     struct bvec_iter *iter, sector_t offset)
 {
 	struct splitdf_leg *leg = splitdf_find_leg(sc, offset);
 	struct bio *piece;
+	unsigned int bytes;
 
-	*len = min_t(sector_t, splitdf_head_sectors(sc, leg, offset),
-		     bio_sectors(bio) - skip);
 	piece = splitdf_clone_piece(sc, bio);
 	if (!piece)
 		return NULL;
-	bio_trim(piece, skip, *len);
+	bytes = min_t(sector_t, splitdf_head_sectors(sc, leg, offset),
+		      bvec_iter_sectors(*iter)) << SECTOR_SHIFT;
+	piece->bi_iter = *iter;
+	piece->bi_iter.bi_size = bytes;
+	bio_advance_iter(bio, iter, bytes);
 	splitdf_remap(piece, leg, offset);
 	return piece;
 }
@@ -676,21 +711,30 @@ static struct bio *splitdf_leg_piece(struct splitdf_c *sc, struct bio *bio,
  * pieces from @head on, each within one leg and chunk and remapped there.
  * Stops early when no clone is to be had without waiting.  Returns how far
  * into @bio the head and the pieces on @pieces reach.
+ *
+ * splitdf passes no integrity profile up (no DM_TARGET_PASSES_INTEGRITY),
+ * so bios carry no integrity payload here; one that did would need it
+ * advanced with every piece, so it is left to dm core whole.
  */
 static sector_t splitdf_cut_pieces(struct splitdf_c *sc, struct bio *bio,
 				   sector_t offset, sector_t head,
 				   unsigned int max, struct bio_list *pieces)
 {
+	struct bvec_iter iter = bio->bi_iter;
 	struct bio *piece;
-	sector_t done, len;
 
-	for (done = head; done < bio_sectors(bio) && max; done += len, max--) {
-		piece = splitdf_leg_piece(sc, bio, offset + done, done, &len);
+	if (unlikely(bio_integrity(bio)))
+		return head;
+	bio_advance_iter(bio, &iter, head << SECTOR_SHIFT);
+	while (iter.bi_size && max--) {
+		piece = splitdf_leg_piece(sc, bio, &iter,
+					  offset + bio_sectors(bio) -
+					  bvec_iter_sectors(iter));
 		if (!piece)
 			break;
 		bio_list_add(pieces, piece);
 	}
-	return done;
+	return bio_sectors(bio) - bvec_iter_sectors(iter);
 }
 
 static void splitdf_put_pieces(struct bio_list *pieces)
@@ -727,7 +771,7 @@ static bool splitdf_split_inline(struct splitdf_c *sc, struct bio *bio,
 	}
 
 	while ((piece = bio_list_pop(&pieces))) {
-		splitdf_chain(bio, piece);
+		bio_chain(piece, bio);
 		submit_bio_noacct(piece);
 		this_cpu_inc(sc->stats->remainders);
 	}
@@ -824,12 +868,10 @@ static int splitdf_map_flush(struct splitdf_c *sc, struct bio *bio)
 static int splitdf_map(struct dm_target *ti, struct bio *bio)
 {
 	struct splitdf_c *sc = ti->private;
-	struct splitdf_per_bio *pb = dm_per_bio_data(bio, sizeof(*pb));
 	struct splitdf_leg *leg;
 	sector_t offset, head;
 	int r;
 
-	pb->pinned = false;
 	this_cpu_inc(sc->stats->mapped);
 
 	if (bio->bi_opf & REQ_PREFLUSH)
@@ -846,16 +888,6 @@ static int splitdf_map(struct dm_target *ti, struct bio *bio)
 
 	splitdf_remap(bio, leg, offset);
 	return DM_MAPIO_REMAPPED;
-}
-
-static int splitdf_end_io(struct dm_target *ti, struct bio *bio,
-			  blk_status_t *error)
-{
-	struct splitdf_per_bio *pb = dm_per_bio_data(bio, sizeof(*pb));
-
-	if (pb->pinned)
-		splitdf_unpin(ti->private);
-	return DM_ENDIO_DONE;
 }
 
 /* Suspend */
@@ -1039,7 +1071,6 @@ static struct target_type splitdf_target = {
 	.ctr		 = splitdf_ctr,
 	.dtr		 = splitdf_dtr,
 	.map		 = splitdf_map,
-	.end_io		 = splitdf_end_io,
 	.presuspend	 = splitdf_presuspend,
 	.presuspend_undo = splitdf_resume,
 	.resume		 = splitdf_resume,

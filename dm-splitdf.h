@@ -9,6 +9,7 @@
 #define DM_SPLITDF_H
 
 #include <linux/bio.h>
+#include <linux/blk-crypto.h>
 #include <linux/blkdev.h>
 #include <linux/device-mapper.h>
 #include <linux/version.h>
@@ -31,28 +32,47 @@
 #endif
 
 /*
- * Clone @bio for resubmission to the whole dm device @disk.  Before 5.18
- * a fast clone inherits the device of its source, which at .map time is
- * still the dm device; set it anyway so the target never depends on that.
+ * Clone @bio for the caller to bio_set_dev() to a leg.  From 5.18 it has
+ * no device yet, as dm core's own clones, so the cgroup is associated
+ * once, by bio_set_dev(); before, a fast clone inherits its source's.
  */
-static inline struct bio *splitdf_clone_bio(struct bio *bio,
-					    struct gendisk *disk, gfp_t gfp,
+static inline struct bio *splitdf_clone_bio(struct bio *bio, gfp_t gfp,
 					    struct bio_set *bs)
 {
 #if SPLITDF_KERNEL_AT_LEAST(5, 18, 0)
-	return bio_alloc_clone(disk->part0, bio, gfp, bs);
+	return bio_alloc_clone(NULL, bio, gfp, bs);
 #else
-	struct bio *clone = bio_clone_fast(bio, gfp, bs);
-
-	if (!clone)
-		return NULL;
-#if SPLITDF_KERNEL_AT_LEAST(5, 12, 0)
-	bio_set_dev(clone, disk->part0);
-#else
-	clone->bi_disk = disk;
-	clone->bi_partno = 0;
+	return bio_clone_fast(bio, gfp, bs);
 #endif
-	return clone;
+}
+
+/*
+ * Make @rest, memory of the caller's, a clone of @bio for the whole dm
+ * device @disk, sharing @bio's pages.  Without waiting for memory: fails
+ * only if an encryption context or integrity payload cannot be copied at
+ * once, and before 5.18 (no bio_init_clone()) whenever there is one.
+ */
+static inline bool splitdf_init_clone(struct bio *rest, struct bio *bio,
+				      struct gendisk *disk)
+{
+#if SPLITDF_KERNEL_AT_LEAST(5, 18, 0)
+	/* No device yet, so that the cgroup is associated once, below */
+	if (bio_init_clone(NULL, rest, bio, GFP_NOWAIT))
+		return false;
+	bio_set_dev(rest, disk->part0);
+	return true;
+#else
+	if (bio_has_crypt_ctx(bio) || bio_integrity(bio))
+		return false;
+	bio_init(rest, NULL, 0);
+	__bio_clone_fast(rest, bio);
+#if SPLITDF_KERNEL_AT_LEAST(5, 12, 0)
+	bio_set_dev(rest, disk->part0);
+#else
+	rest->bi_disk = disk;
+	rest->bi_partno = 0;
+#endif
+	return true;
 #endif
 }
 
