@@ -4,7 +4,7 @@
 # written through one is read back identically through the other, in both
 # directions, and each leg's region on its device holds exactly its part.
 DESCRIPTION="same data through splitdf and dm-linear of the same legs"
-TIMEOUT=300
+TIMEOUT=600
 
 LEGS="/dev/ram0 7 50003 /dev/ram1 13 49991 /dev/ram0 70000 25001"
 TOTAL=124995

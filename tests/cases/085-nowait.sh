@@ -7,7 +7,7 @@
 # a time never runs out of tags, so no EAGAIN is expected), and the
 # crossing bios were split in that mode.
 DESCRIPTION="REQ_NOWAIT: remapped inside a chunk, split when crossing"
-TIMEOUT=120
+TIMEOUT=300
 
 # nowait_io DEV RW OFFSET_SECTORS SECTORS [fio options]
 nowait_io() {

@@ -5,7 +5,7 @@
 # leg and boundary_sectors boundaries clear exactly their range and nothing
 # around it; in every split_mode.
 DESCRIPTION="flush fan-out and crossing discard / write-zeroes"
-TIMEOUT=300
+TIMEOUT=600
 
 TR=/sys/kernel/tracing
 
