@@ -16,6 +16,7 @@
 #   make dkms-remove          remove it from DKMS (every kernel) and /usr/src
 #   make matrix               the DKMS matrix: every Debian series, in QEMU
 #   make check-version        header, dkms.conf and debian/changelog agree
+#   make hazard-dmstats-clone show clone mode's dm-stats hang, in a VM of its own
 
 KERNELRELEASE ?= $(shell uname -r)
 KDIR ?= /lib/modules/$(KERNELRELEASE)/build
@@ -82,5 +83,8 @@ demo:
 bench:
 	scripts/bench
 
+hazard-dmstats-clone:
+	scripts/hazard-dmstats-clone
+
 .PHONY: all modules clean check check-build check-kernels checkpatch version check-version test demo \
-	deb dkms-install dkms-remove matrix bench
+	deb dkms-install dkms-remove matrix bench hazard-dmstats-clone
