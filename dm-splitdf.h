@@ -31,6 +31,11 @@
 #error "dm-splitdf needs Linux 5.10 or later"
 #endif
 
+/* bio_integrity() moved out of bio.h in 6.11 */
+#if SPLITDF_KERNEL_AT_LEAST(6, 11, 0)
+#include <linux/bio-integrity.h>
+#endif
+
 /*
  * Clone @bio for the caller to bio_set_dev() to a leg.  From 5.18 it has
  * no device yet, as dm core's own clones, so the cgroup is associated
