@@ -25,6 +25,8 @@ VERSION := $(shell sed -n 's/^\#define SPLITDF_VERSION[[:space:]]*"\(.*\)"/\1/p'
 CHECKPATCH ?= $(KDIR)/scripts/checkpatch.pl
 
 SOURCES := dm-splitdf.c dm-splitdf.h
+# Test-only modules (scripts/build-test-modules): checked, never installed
+TEST_SOURCES := $(wildcard tests/modules/*.c)
 
 all: modules
 
@@ -42,7 +44,7 @@ check-build:
 # The compat layer must read LINUX_VERSION_CODE, once, in dm-splitdf.h;
 # that one warning is meant for in-tree code and is ignored here.
 checkpatch:
-	$(CHECKPATCH) --strict --no-tree --ignore LINUX_VERSION_CODE --file $(SOURCES)
+	$(CHECKPATCH) --strict --no-tree --ignore LINUX_VERSION_CODE --file $(SOURCES) $(TEST_SOURCES)
 
 check: checkpatch check-build
 

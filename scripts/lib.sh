@@ -252,3 +252,15 @@ lock_build_dir() {
 # Stage timer: 'stage_begin NAME' ... 'stage_end'.
 stage_begin() { _stage_name=$1; _stage_t0=$(date +%s); log "== $1"; }
 stage_end() { log "== $_stage_name done in $(($(date +%s) - _stage_t0))s"; }
+
+# build_test_modules ROOT HEADERS [MAKE ARGS...]: a fresh copy of tests/modules
+# in ROOT's /build/test-modules, built there against HEADERS (a path in ROOT)
+# by make in the chroot.  The .ko files stay in ROOT/build/test-modules.
+build_test_modules() {
+	local root=$1 headers=$2
+	shift 2
+	rm -rf "$root/build/test-modules"
+	mkdir -p "$root/build/test-modules"
+	cp "$SPLITDF_REPO"/tests/modules/{Kbuild,*.c} "$root/build/test-modules/"
+	in_chroot "$root" make -C "$headers" M=/build/test-modules "$@" modules
+}
