@@ -31,9 +31,10 @@ VM_MEM=1536
 # I/Os per job under timing:count, per pattern: SPLIT/FAST, SPLIT for the
 # configurations that split the pattern's bios (dm-stripe, splitdf), FAST for
 # those that do not (raw, dm-linear); 4k bios split nowhere.  Sized on 6.1
-# cloud so that the fastest configuration runs about 1.2 s of guest time
-# (fio's runtime is whole milliseconds, rounded up: below 0.1 % from 1 s on).
-IOS_DEFAULT="rr4k=145000+rw4k=145000+rr16k2k=52000/125000+rw16k2k=62000/120000+sr1m=1100/12500+sw1m=1600/14500"
+# and 7.2 cloud so that the fastest configuration, allowing for a split mode
+# 1.3x dm-stripe, runs 1.1 s of guest time or more (fio's runtime is whole
+# milliseconds, rounded up: below 0.1 % from 1 s on).
+IOS_DEFAULT="rr4k=145000+rw4k=145000+rr16k2k=60000/125000+rw16k2k=62000/120000+sr1m=1500/25000+sw1m=1600/20000"
 
 # ios_of WL CFG: I/Os per job; the knob ios_pct scales them all.
 ios_of() {
