@@ -10,7 +10,7 @@
 #   make check-kernels        the same on every supported Debian kernel (QEMU-free)
 #   make test | make demo     the QEMU suite and the main job (scripts/)
 #   make bench                splitdf's split modes against dm-linear and dm-stripe on
-#                             bookworm and sid (QEMU icount: exact ratios; ~25 min)
+#                             bookworm and sid (QEMU icount: exact ratios; ~20 min)
 #   make deb                  build/dm-splitdf-dkms_<version>_all.deb (dh-dkms)
 #   make dkms-install         register this checkout with DKMS and build it for
 #                             KERNELRELEASE (default: the running kernel)

@@ -164,7 +164,7 @@ test_case() {
 	B "meta rounds $ROUNDS"
 	B "meta timing $TIMING"
 	if [ "$TIMING" = count ]; then
-		B "meta ios $IOS_DEFAULT+$(knob ios "") scaled to $IOS_PCT%"
+		B "meta ios $IOS_DEFAULT$(knob ios "" | sed 's/^./+&/') scaled to $IOS_PCT%"
 	else
 		B "meta runtime_ms $RUNTIME_MS"
 		B "meta ramp_ms $RAMP_MS"
