@@ -9,7 +9,8 @@
 #   make check                checkpatch --strict, sparse, W=1 (this KDIR)
 #   make check-kernels        the same on every supported Debian kernel (QEMU-free)
 #   make test | make demo     the QEMU suite and the main job (scripts/)
-#   make bench                splitdf's split modes against dm-linear and dm-stripe (QEMU)
+#   make bench                splitdf's split modes against dm-linear and dm-stripe on
+#                             bookworm and sid (QEMU icount: exact ratios; ~20 min)
 #   make deb                  build/dm-splitdf-dkms_<version>_all.deb (dh-dkms)
 #   make dkms-install         register this checkout with DKMS and build it for
 #                             KERNELRELEASE (default: the running kernel)
