@@ -175,3 +175,59 @@ dev_md5() {
 region_md5() {
 	dd if="$1" bs=512 skip="$2" count="$3" 2>/dev/null | md5sum | cut -d' ' -f1
 }
+
+# io_at DEV OP START SECTORS [fio options...]: one O_DIRECT read or write (OP)
+# of SECTORS sectors at sector START, in a single system call.  Returns 0 on
+# success, 5 if it failed with EIO, 1 on anything else; fio's output is in
+# io_at.log.
+io_at() {
+	io_dev=$1 io_op=$2 io_start=$3 io_n=$4
+	shift 4
+	fio --name=io --filename="$io_dev" --direct=1 --ioengine=psync --rw="$io_op" \
+		--bs=$((io_n * 512)) --size=$((io_n * 512)) --offset=$((io_start * 512)) \
+		"$@" >io_at.log 2>&1 && return 0
+	grep -q 'Input/output error' io_at.log && return 5
+	return 1
+}
+
+# expect_io OK|EIO WHAT DEV OP START SECTORS [fio options...]: io_at's outcome
+# is OK (success) or EIO; anything else (another error, or success where EIO
+# was due) fails.  Prints "WHAT: OP: OUTCOME".
+expect_io() {
+	io_want=$1 io_what=$2
+	shift 2
+	if io_at "$@"; then io_got=OK; else case $? in 5) io_got=EIO ;; *) io_got=other ;; esac; fi
+	if [ "$io_got" != "$io_want" ]; then
+		cat io_at.log
+		fail "$io_what: $2 of $4 sectors at $3: $io_got, want $io_want"
+		return 1
+	fi
+	echo "$io_what: $2: $io_got"
+}
+
+# The failing-leg layout (cases 045-047): good leg A (sectors 0-4095, ram0),
+# the bad leg (4096-5119, all of BADDEV), good leg C (5120-9215, ram0), and a
+# boundary every 64 sectors, so I/O inside a good leg is split too.
+BADLEG_LEN=9216
+
+# badleg_create NAME BADDEV MODE: that device, in split_mode MODE.
+badleg_create() {
+	dm_create "$1" "0 $BADLEG_LEN splitdf 3 /dev/ram0 0 4096 $2 0 1024 /dev/ram0 4096 4096 4 boundary_sectors 64 split_mode $3"
+}
+
+# check_bad_leg DEV RD WR: reads and writes inside the good legs succeed;
+# those that touch the bad leg, inside it, from a good leg into it, from it
+# into a good leg, and one 1 MiB bio good -> bad -> good, end RD (reads) and
+# WR (writes): OK or EIO.  Reads go first, so what a write left does not matter.
+check_bad_leg() {
+	for bl_op in read write; do
+		bl_bad=$2
+		[ "$bl_op" = read ] || bl_bad=$3
+		expect_io OK "inside good leg A" "$1" "$bl_op" 1000 256
+		expect_io OK "inside good leg C" "$1" "$bl_op" 6000 256
+		expect_io "$bl_bad" "inside the bad leg" "$1" "$bl_op" 4200 64
+		expect_io "$bl_bad" "good -> bad (remainder on the bad leg)" "$1" "$bl_op" 3968 256
+		expect_io "$bl_bad" "bad -> good (head on the bad leg)" "$1" "$bl_op" 4992 256
+		expect_io "$bl_bad" "good -> bad -> good, 1 MiB" "$1" "$bl_op" 3968 2048
+	done
+}
