@@ -7,7 +7,8 @@
 # crc32c verify across the boundary between the origin and the snapshot of
 # one volume completes clean; the throttle really made a writer wait
 # (io_schedule() called from wait_for_in_progress, function tracer); no head
-# stays pinned; the snapshot is valid.
+# stays pinned; the snapshot is valid.  Each mode gets a new snapshot, so
+# that every chunk its fio writes is copied first.
 DESCRIPTION="040's snapshot + origin layout with the COW throttle engaged"
 TIMEOUT=600
 
@@ -32,12 +33,14 @@ test_case() {
 	echo 0 >$COW
 	dm_create vol "0 $V linear /dev/ram0 0"
 	dm_create origin "0 $V snapshot-origin /dev/mapper/vol"
-	dm_create snap "0 $V snapshot /dev/mapper/vol /dev/ram1 P 8"
 	echo 0 >$TR/tracing_on
 	echo 8192 >$TR/buffer_size_kb
 	echo io_schedule >$TR/set_ftrace_filter
 	echo function >$TR/current_tracer
 	for mode in $SPLIT_MODES; do
+		# A new snapshot for each mode, or only the first would copy chunks.
+		dd if=/dev/zero of=/dev/ram1 bs=64k count=1 oflag=direct 2>/dev/null
+		dm_create snap "0 $V snapshot /dev/mapper/vol /dev/ram1 P 8"
 		dm_create sdf "0 $V splitdf 2 /dev/mapper/origin 0 $H /dev/mapper/snap $H $H 4 boundary_sectors 8 split_mode $mode"
 		echo >$TR/trace
 		echo 1 >$TR/tracing_on
@@ -47,16 +50,15 @@ test_case() {
 		expect_ge "$waits" 1 "$mode: writers the COW throttle made wait"
 		expect_splits sdf "$mode" 100
 		expect_eq "$(counter sdf pinned)" 0 "$mode pinned at rest"
-		echo "$mode: origin + snapshot, snapshot_cow_threshold 0: verify clean, throttle engaged"
+		status=$(dmsetup status snap | cut -d' ' -f4-)
+		case $status in Invalid* | Overflow* | "") fail "$mode: snapshot status: $status" ;; esac
+		echo "$mode: origin + snapshot, snapshot_cow_threshold 0: verify clean, throttle engaged, snapshot valid"
 		dmsetup remove sdf
+		dmsetup remove snap
 	done
 	echo nop >$TR/current_tracer
 	echo >$TR/set_ftrace_filter
 	echo "$old" >$COW
-	status=$(dmsetup status snap | cut -d' ' -f4-)
-	case $status in Invalid* | Overflow* | "") fail "snapshot status: $status" ;; esac
-	echo "snapshot valid"
-	dmsetup remove snap
 	dmsetup remove origin
 	dmsetup remove vol
 }
