@@ -42,11 +42,12 @@ leg_kind() {
 
 # Crossing writes + verify (good -> flakey) for at least 4 s and until both
 # outcomes were seen (at most 40 s); each must succeed with its data read back
-# intact, or fail with EIO.  Meanwhile fio verify runs on good leg A.
+# intact, or fail with EIO.  Meanwhile fio verify runs on the first half of
+# good leg A (the crossing writes start in its second half).
 intervals() {
 	mode=$1
 	badleg_create sdf /dev/mapper/bad "$mode"
-	fio_verify /dev/mapper/sdf "intervalsA-$mode" --size=2m --loops=4 &
+	fio_verify /dev/mapper/sdf "intervalsA-$mode" --size=1m --loops=4 &
 	vpid=$!
 	t0=$(date +%s) ok=0 eio=0 i=0
 	while :; do
