@@ -175,3 +175,85 @@ dev_md5() {
 region_md5() {
 	dd if="$1" bs=512 skip="$2" count="$3" 2>/dev/null | md5sum | cut -d' ' -f1
 }
+
+# io_at DEV OP START SECTORS [fio options...]: one O_DIRECT read or write (OP)
+# of SECTORS sectors at sector START, in a single system call.  Returns 0 on
+# success, 5 if it failed with EIO, 1 on anything else; fio's output is in
+# io_at.log.
+io_at() {
+	io_dev=$1 io_op=$2 io_start=$3 io_n=$4
+	shift 4
+	fio --name=io --filename="$io_dev" --direct=1 --ioengine=psync --rw="$io_op" \
+		--bs=$((io_n * 512)) --size=$((io_n * 512)) --offset=$((io_start * 512)) \
+		"$@" >io_at.log 2>&1 && return 0
+	grep -q 'Input/output error' io_at.log && return 5
+	return 1
+}
+
+# expect_io OK|EIO WHAT DEV OP START SECTORS [fio options...]: io_at's outcome
+# is OK (success) or EIO; anything else (another error, or success where EIO
+# was due) fails.  Prints "WHAT: OP: OUTCOME".
+expect_io() {
+	io_want=$1 io_what=$2
+	shift 2
+	if io_at "$@"; then io_got=OK; else case $? in 5) io_got=EIO ;; *) io_got=other ;; esac; fi
+	if [ "$io_got" != "$io_want" ]; then
+		cat io_at.log
+		fail "$io_what: $2 of $4 sectors at $3: $io_got, want $io_want"
+		return 1
+	fi
+	echo "$io_what: $2: $io_got"
+}
+
+# The failing-leg layout (cases 045-047): good leg A (sectors 0-4095, ram0),
+# the bad leg (4096-5119, all of BADDEV), good leg C (5120-9215, ram0), and a
+# boundary every 64 sectors, so I/O inside a good leg is split too.
+BADLEG_LEN=9216
+
+# badleg_create NAME BADDEV MODE: that device, in split_mode MODE.
+badleg_create() {
+	dm_create "$1" "0 $BADLEG_LEN splitdf 3 /dev/ram0 0 4096 $2 0 1024 /dev/ram0 4096 4096 4 boundary_sectors 64 split_mode $3"
+}
+
+# check_bad_leg DEV RD WR: reads and writes inside the good legs succeed;
+# those that touch the bad leg, inside it, from a good leg into it, from it
+# into a good leg, and one 1 MiB bio good -> bad -> good, end RD (reads) and
+# WR (writes): OK or EIO.  Each is one O_DIRECT system call, a fio job of its
+# own; the twelve jobs run at once in one fio (terse output: job, error).
+check_bad_leg() {
+	bl_jobs="A:1000:256 C:6000:256 bad:4200:64 gb:3968:256 bg:4992:256 gbg:3968:2048"
+	set -- "$1" "$2" "$3" fio --direct=1 --ioengine=psync --output-format=terse --filename="$1"
+	for bl_op in read write; do
+		for bl_j in $bl_jobs; do
+			bl_off=${bl_j#*:}
+			set -- "$@" --name="$bl_op-${bl_j%%:*}" --rw="$bl_op" --offset=$((${bl_off%:*} * 512)) \
+				--bs=$((${bl_j##*:} * 512)) --size=$((${bl_j##*:} * 512))
+		done
+	done
+	bl_dev=$1 bl_rd=$2 bl_wr=$3
+	shift 3
+	"$@" >bad_leg.log 2>&1 || true
+	for bl_op in read write; do
+		bl_bad=$bl_rd
+		[ "$bl_op" = read ] || bl_bad=$bl_wr
+		for bl_j in $bl_jobs; do
+			bl_name=$bl_op-${bl_j%%:*}
+			case ${bl_j%%:*} in
+			A) bl_want=OK bl_what="inside good leg A" ;;
+			C) bl_want=OK bl_what="inside good leg C" ;;
+			bad) bl_want=$bl_bad bl_what="inside the bad leg" ;;
+			gb) bl_want=$bl_bad bl_what="good -> bad (remainder on the bad leg)" ;;
+			bg) bl_want=$bl_bad bl_what="bad -> good (head on the bad leg)" ;;
+			gbg) bl_want=$bl_bad bl_what="good -> bad -> good, 1 MiB" ;;
+			esac
+			bl_err=$(awk -F';' -v j="$bl_name" '$3 == j { print $5 }' bad_leg.log)
+			case $bl_err in 0) bl_got=OK ;; 5) bl_got=EIO ;; *) bl_got="error '$bl_err'" ;; esac
+			if [ "$bl_got" != "$bl_want" ]; then
+				cat bad_leg.log
+				fail "$bl_dev: $bl_what: $bl_op of ${bl_j##*:} sectors: $bl_got, want $bl_want"
+				return 1
+			fi
+			echo "$bl_what: $bl_op: $bl_got"
+		done
+	done
+}
