@@ -31,11 +31,7 @@ leg_kind() {
 			grep -qE 'bad magic header|verify failed' dropped.all || { cat dropped.all; fail "$mode: no verify error"; }
 			echo "write + verify good -> bad -> good: verify failed, as it must"
 		fi
-		fio_verify /dev/mapper/sdf "goodA-$mode" --size=2m
-		echo "fio verify inside good leg A: clean"
-		expect_ge "$(counter sdf crossed)" 10 "$mode crossing bios"
-		expect_eq "$(counter sdf pinned)" 0 "$mode pinned at rest"
-		dmsetup remove sdf
+		badleg_finish sdf "$mode"
 	done
 	dmsetup remove bad
 }

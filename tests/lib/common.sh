@@ -210,6 +210,16 @@ expect_io() {
 # boundary every 64 sectors, so I/O inside a good leg is split too.
 BADLEG_LEN=9216
 
+# badleg_finish DEV MODE: after the bad leg's checks, fio verify inside good
+# leg A is clean, bios crossed, no head is left pinned; DEV is removed.
+badleg_finish() {
+	fio_verify "/dev/mapper/$1" "goodA-$2" --size=2m
+	echo "fio verify inside good leg A: clean"
+	expect_ge "$(counter "$1" crossed)" 10 "$2 crossing bios"
+	expect_eq "$(counter "$1" pinned)" 0 "$2 pinned at rest"
+	dmsetup remove "$1"
+}
+
 # badleg_create NAME BADDEV MODE: that device, in split_mode MODE.
 badleg_create() {
 	dm_create "$1" "0 $BADLEG_LEN splitdf 3 /dev/ram0 0 4096 $2 0 1024 /dev/ram0 4096 4096 4 boundary_sectors 64 split_mode $3"
