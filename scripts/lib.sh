@@ -106,9 +106,10 @@ series_field() {
 	echo "$v"
 }
 
-# Flavours: Debian's kernel flavour suffix.  cloud boots fastest; rt is PREEMPT_RT.
+# Flavours: Debian's kernel flavour suffix.  cloud boots fastest; rt is PREEMPT_RT;
+# debug is built here from Debian's sources (scripts/build-debug-kernel).
 check_flavour() {
-	case $1 in cloud | rt | amd64) ;; *) die "unknown flavour '$1' (cloud, rt, amd64)" ;; esac
+	case $1 in cloud | rt | amd64 | debug) ;; *) die "unknown flavour '$1' (cloud, rt, amd64, debug)" ;; esac
 }
 
 # Debian package suffix of a flavour: linux-image-<suffix>, e.g. cloud-amd64.
