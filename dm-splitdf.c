@@ -17,6 +17,7 @@
  */
 
 #include <linux/ctype.h>
+#include <linux/error-injection.h>
 #include <linux/kernel.h>
 #include <linux/llist.h>
 #include <linux/module.h>
@@ -610,8 +611,12 @@ static void splitdf_rest_endio(struct bio *rest)
  * A clone of @bio for a piece.  Never waits for the pool: pieces already
  * cut hold clones until the bio completes, so waiting could wait on
  * ourselves.  Submitted unpolled, as nothing polls for it.
+ *
+ * Not inlined, and open to fail_function, so that tests can take the
+ * no-clone path on demand: the mempool's reserve hides failslab from it.
  */
-static struct bio *splitdf_clone_piece(struct splitdf_c *sc, struct bio *bio)
+static noinline struct bio *splitdf_clone_piece(struct splitdf_c *sc,
+						struct bio *bio)
 {
 	struct bio *clone = splitdf_clone_bio(bio, GFP_NOWAIT, &sc->bs);
 
@@ -619,6 +624,7 @@ static struct bio *splitdf_clone_piece(struct splitdf_c *sc, struct bio *bio)
 		splitdf_clear_polled(clone);
 	return clone;
 }
+ALLOW_ERROR_INJECTION(splitdf_clone_piece, NULL);
 
 static void splitdf_remap(struct bio *bio, struct splitdf_leg *leg,
 			  sector_t offset)
@@ -626,6 +632,23 @@ static void splitdf_remap(struct bio *bio, struct splitdf_leg *leg,
 	bio_set_dev(bio, leg->dev->bdev);
 	bio->bi_iter.bi_sector = leg->offset + (offset - leg->start);
 }
+
+/*
+ * The clone of @bio that will carry its remainder, in @bio's per-bio data.
+ * Only copying an encryption context or integrity payload can fail (it
+ * does not wait).  Open to fail_function like splitdf_clone_piece(), to
+ * force dm core's split on demand.
+ */
+static noinline struct bio *splitdf_make_rest(struct splitdf_c *sc,
+					      struct bio *bio)
+{
+	struct splitdf_per_bio *pb = dm_per_bio_data(bio, sizeof(*pb));
+
+	if (!splitdf_init_clone(&pb->rest, bio, sc->disk))
+		return NULL;
+	return &pb->rest;
+}
+ALLOW_ERROR_INJECTION(splitdf_make_rest, NULL);
 
 /*
  * Keep the first @head sectors of @bio and send the rest back to this
@@ -647,13 +670,13 @@ static void splitdf_remap(struct bio *bio, struct splitdf_leg *leg,
 static bool splitdf_resubmit_remainder(struct splitdf_c *sc, struct bio *bio,
 				       sector_t head)
 {
-	struct splitdf_per_bio *pb = dm_per_bio_data(bio, sizeof(*pb));
-	struct bio *rest = &pb->rest;
+	struct bio *rest;
 
 	/* Outside submit_bio (dm's deferred work), resubmission would recurse */
 	if (!current->bio_list)
 		return false;
-	if (!splitdf_init_clone(rest, bio, sc->disk))
+	rest = splitdf_make_rest(sc, bio);
+	if (!rest)
 		return false;
 
 	splitdf_clear_polled(rest);
