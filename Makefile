@@ -18,6 +18,8 @@
 #   make matrix               the DKMS matrix: every Debian series, in QEMU
 #   make check-version        header, dkms.conf and debian/changelog agree
 #   make hazard-dmstats-clone show clone mode's dm-stats hang, in a VM of its own
+#   make check-debug          the suite on lockdep/KASAN/kmemleak kernels built from
+#                             Debian's sources (the first build takes long)
 
 KERNELRELEASE ?= $(shell uname -r)
 KDIR ?= /lib/modules/$(KERNELRELEASE)/build
@@ -89,5 +91,8 @@ bench:
 hazard-dmstats-clone:
 	scripts/hazard-dmstats-clone
 
+check-debug:
+	scripts/check-debug
+
 .PHONY: all modules clean check check-build check-kernels checkpatch version check-version test demo \
-	deb dkms-install dkms-remove matrix bench hazard-dmstats-clone
+	deb dkms-install dkms-remove matrix bench hazard-dmstats-clone check-debug
