@@ -18,6 +18,9 @@
 #   make matrix               the DKMS matrix: every Debian series, in QEMU
 #   make check-version        header, dkms.conf and debian/changelog agree
 #   make hazard-dmstats-clone show clone mode's dm-stats hang, in a VM of its own
+#   make soak DURATION=30m [KERNELS="bookworm sid"]
+#                             the soak (tests/lib/soak.sh) for DURATION (seconds, or
+#                             Ns, Nm, Nh) in one VM per kernel (default bookworm)
 
 KERNELRELEASE ?= $(shell uname -r)
 KDIR ?= /lib/modules/$(KERNELRELEASE)/build
@@ -89,5 +92,9 @@ bench:
 hazard-dmstats-clone:
 	scripts/hazard-dmstats-clone
 
+DURATION ?= 30m
+soak:
+	scripts/soak $(if $(KERNELS),--kernels "$(KERNELS)") $(DURATION)
+
 .PHONY: all modules clean check check-build check-kernels checkpatch version check-version test demo \
-	deb dkms-install dkms-remove matrix bench hazard-dmstats-clone
+	deb dkms-install dkms-remove matrix bench hazard-dmstats-clone soak
