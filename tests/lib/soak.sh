@@ -19,8 +19,8 @@
 # whole device and verifies all of it (fio's read KiB must equal its write
 # KiB), and those read KiB are the "GiB verified".
 # Meanwhile one loop, in turn:
-#   - suspends and resumes a device of the tree (every third splitdf suspend
-#     is --noflush); a suspended splitdf device must have no pinned head
+#   - suspends and resumes a device of the tree (some splitdf suspends are
+#     --noflush); a suspended splitdf device must have no pinned head
 #   - reloads a splitdf device's table, alternating between the phase's
 #     split_mode and another (clone, core, inline, ordered, clone with
 #     max_pinned 4, ordered with max_pieces 4), then suspends (pinned 0) and
@@ -37,7 +37,8 @@
 # Any fio failure or short verify, any dmsetup or dd failure, a dmsetup
 # command that does not return within SOAK_DM_LIMIT s, a fio pass longer
 # than SOAK_FIO_LIMIT s or a merge longer than SOAK_MERGE_LIMIT s is an
-# error.  A "soak: ..." progress line comes at least every SOAK_PROGRESS s,
+# error.  SOAK_TRACE=1 prints each command soak_run runs, with its duration.
+# A "soak: ..." progress line comes at least every SOAK_PROGRESS s,
 # and at the end (also after an error):
 #   soak: <secs>s, <X.Y> GiB verified, <n> suspend cycles, <n> reloads,
 #   <n> snapshot merges, <n> stats cycles, <n> errors
