@@ -20,6 +20,9 @@
 #   make hazard-dmstats-clone show clone mode's dm-stats hang, in a VM of its own
 #   make check-debug          the suite on lockdep/KASAN/kmemleak kernels built from
 #                             Debian's sources (the first build takes long)
+#   make soak DURATION=30m [KERNELS="bookworm sid"]
+#                             the soak (tests/lib/soak.sh) for DURATION (seconds, or
+#                             Ns, Nm, Nh) in one VM per kernel (default bookworm)
 
 KERNELRELEASE ?= $(shell uname -r)
 KDIR ?= /lib/modules/$(KERNELRELEASE)/build
@@ -94,5 +97,9 @@ hazard-dmstats-clone:
 check-debug:
 	scripts/check-debug
 
+DURATION ?= 30m
+soak:
+	scripts/soak $(if $(KERNELS),--kernels "$(KERNELS)") $(DURATION)
+
 .PHONY: all modules clean check check-build check-kernels checkpatch version check-version test demo \
-	deb dkms-install dkms-remove matrix bench hazard-dmstats-clone check-debug
+	deb dkms-install dkms-remove matrix bench hazard-dmstats-clone check-debug soak
