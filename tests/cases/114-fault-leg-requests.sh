@@ -10,14 +10,14 @@
 # 25 % of the bios submitted to it (probability 25, verbose 0, "times" set to
 # 10^8 counts the failures down).  In split_mode clone, core and ordered,
 # while fio randrw (512 B to 128 KiB, iodepth 16, continue_on_error=io) runs
-# over the first 8 legs:
+# over the first 8 legs, from its first I/O until the checks are done:
 # - O_DIRECT writes and reads of 256 KiB inside a healthy leg (dd) always
 #   succeed and read back what was written;
 # - 128 KiB writes across a healthy/failing leg boundary (two 64-sector
 #   pieces on each leg) each end OK or EIO, both seen, nothing else;
 # - reads of those that were written OK end OK with that data, or EIO, both
 #   seen: no read reports success with other data;
-# - fio's job ends with errors, all EIO.
+# - fio's job, stopped with SIGTERM, had errors, all EIO.
 # Then, make-it-fail off: every crossing write that reported OK reads back
 # intact (nothing reported success for data it did not write), and so does
 # the healthy region; no head stays pinned; the device is removed, the knobs
@@ -83,11 +83,18 @@ one_mode() {
 	fi_set "$FMR/times" $TIMES
 	fi_set /sys/block/ram1/make-it-fail 1
 
+	# The load runs until the checks are done (SIGTERM: fio stops and reports).
 	fio --name=load --filename=/dev/mapper/sdf --direct=1 --ioengine=libaio --iodepth=16 \
-		--rw=randrw --bsrange=512-128k --blockalign=512 --size=4m --time_based --runtime=8 \
+		--rw=randrw --bsrange=512-128k --blockalign=512 --size=4m --time_based --runtime=600 \
 		--randrepeat=0 --continue_on_error=io --output-format=json --output="load-$mode.json" \
 		>"load-$mode.log" 2>&1 &
 	fpid=$!
+	i=0
+	while [ "$(counter sdf mapped)" -lt 200 ]; do
+		[ $i -lt 600 ] || { cat "load-$mode.log"; fail "$mode: fio did not start within 60 s"; }
+		i=$((i + 1))
+		sleep 0.1
+	done
 
 	# Healthy leg: always OK, always the data written.
 	v=1
@@ -147,6 +154,8 @@ one_mode() {
 	klog_note "$mode: crossing reads: $rok OK, $reio EIO in $round rounds"
 	echo "crossing reads: OK with the data written, or EIO, both seen"
 
+	kill -0 $fpid 2>/dev/null || { cat "load-$mode.log"; fail "$mode: fio ended before the checks did"; }
+	kill -TERM $fpid
 	wait $fpid || true
 	j=load-$mode.json
 	[ -s "$j" ] || { cat "load-$mode.log"; fail "$mode: no fio output"; }
@@ -154,7 +163,9 @@ one_mode() {
 	klog_note "$mode: fio randrw over the failing leg: $errs errors (first errno $first, job error $jerr)"
 	expect_ge "$errs" 1 "$mode: fio errors over the failing leg"
 	expect_eq "$first" 5 "$mode: fio's first error (errno)"
-	expect_eq "$jerr" 0 "$mode: fio job error (only EIO continues)"
+	# With continue_on_error, the job's error is its first error unless a
+	# fatal one (anything but EIO) stopped it.
+	expect_eq "$jerr" 5 "$mode: fio job's error"
 	echo "fio randrw over the failing leg: errors, all EIO"
 
 	fi_set /sys/block/ram1/make-it-fail 0
