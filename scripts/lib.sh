@@ -212,6 +212,21 @@ GUEST_REAL_TOOLS="fio dmsetup kmod blkdiscard losetup blockdev mountpoint"
 # shellcheck disable=SC2034
 GUEST_KMOD_LINKS="modprobe insmod rmmod lsmod modinfo depmod"
 
+# build_test_tools DIR: the guests' helper programs, tests/tools/*.c, built with
+# the host's gcc as static binaries in DIR (mkinitramfs: /tests/bin in the
+# guest).  Any warning is an error (check-static builds them too).
+TEST_TOOLS_CFLAGS="-static -O2 -Wall -Wextra -Wformat=2 -Wshadow -Wstrict-prototypes -Werror"
+build_test_tools() {
+	local c
+	need_pkgs gcc libc6-dev
+	mkdir -p "$1"
+	for c in "$SPLITDF_REPO"/tests/tools/*.c; do
+		[ -e "$c" ] || continue
+		# shellcheck disable=SC2086 # a list of flags
+		gcc $TEST_TOOLS_CFLAGS -o "$1/$(basename "$c" .c)" "$c" || return 1
+	done
+}
+
 # copy_tests DIR: the repo's tests/ (and SPLITDF_CASES_DIR's cases) as the guest's /tests.
 copy_tests() {
 	mkdir -p "$1"

@@ -267,3 +267,50 @@ check_bad_leg() {
 		done
 	done
 }
+
+# Fault injection (the kernel's Documentation/fault-injection/).  A case
+# saves every debugfs or sysfs knob it will change with fi_save and puts them
+# back with fi_restore from an EXIT trap, so that nothing stays armed after
+# it, passed or failed.  Injecting changes a knob too: "times" counts down.
+# shellcheck disable=SC2034 # used by the cases
+FI=/sys/kernel/debug
+FI_SAVED=
+
+# fi_save FILE...: remember each knob's value for fi_restore.
+fi_save() {
+	for fi_f in "$@"; do
+		[ -e "$fi_f" ] || { fail "no $fi_f"; return 1; }
+		FI_SAVED="$FI_SAVED $fi_f=$(cat "$fi_f")"
+	done
+}
+
+# fi_attr DIR: fi_save the generic knobs of fault_attr DIR (failslab, ...).
+fi_attr() {
+	fi_save "$1/probability" "$1/interval" "$1/times" "$1/space" "$1/verbose" "$1/task-filter"
+}
+
+# fi_restore: every saved knob back to its value; says which could not be.
+fi_restore() {
+	for fi_e in $FI_SAVED; do
+		echo "${fi_e#*=}" >"${fi_e%%=*}" || echo "fi_restore: could not restore ${fi_e%%=*}"
+	done
+	FI_SAVED=
+}
+
+# fi_set FILE VALUE: write a knob and check that it took.
+fi_set() {
+	echo "$2" >"$1" || { fail "cannot write $2 to $1"; return 1; }
+	[ "$(cat "$1")" = "$2" ] || fail "$1 is '$(cat "$1")' after writing '$2'"
+}
+
+# fi_fired FILE START: how often an attr whose "times" was set to START
+# (not -1) has injected since.
+fi_fired() {
+	echo $(($2 - $(cat "$1")))
+}
+
+# klog_note TEXT: a line in the kernel log (the case's .console on the host), for
+# numbers that vary from kernel to kernel and so stay out of golden output.
+klog_note() {
+	echo "splitdf-case $SPLITDF_CASE: $*" >/dev/kmsg
+}

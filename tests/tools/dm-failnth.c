@@ -1,0 +1,324 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * dm-failnth: create a device-mapper device while one allocation of the
+ * creation fails, for every allocation in turn (tests/cases/110-*).
+ *
+ *   dm-failnth [-a create|load] [-m MAX] NAME "START LENGTH TARGET ARGS..."
+ *
+ * For N = 1, 2, ... MAX this thread writes N to /proc/thread-self/fail-nth,
+ * so that the N-th fault-injection check it makes from then on fails (see
+ * "Systematic faults using fail-nth" in the kernel's
+ * Documentation/fault-injection/fault-injection.rst), and issues
+ * DM_DEV_CREATE, DM_TABLE_LOAD with the one-target table and DM_DEV_SUSPEND
+ * without DM_SUSPEND_FLAG (resume) itself; with -a load, fail-nth is armed
+ * only after DM_DEV_CREATE.  Then it reads fail-nth back (0: the fault was
+ * injected), disarms it, removes the device if it exists and checks that no
+ * device-mapper device is left.  It stops at the first N where every step
+ * succeeds without the fault being injected, and leaves that device for the
+ * caller.
+ *
+ * One line per N on stdout:
+ *   N STEP ERRNO fired|not-fired DEVICE
+ * STEP is the first step that failed (create, load, resume) or "-" if none,
+ * ERRNO its errno name or "-", DEVICE what became of the device: "none" (it
+ * was never made), "removed", or "kept" (the last line).  Then
+ *   done N REFUSED ABSORBED
+ * with REFUSED the Ns where a step failed and ABSORBED those where the fault
+ * was injected and still every step succeeded (a failure the kernel
+ * tolerates, e.g. kmemleak's own metadata falling back to its pool).
+ *
+ * Exit status: 0 once the device was created without an injected fault; 1
+ * if a step failed without an injected fault, a device could not be
+ * removed, another device-mapper device exists, or MAX was reached; 2 on a
+ * usage or setup error.  Messages go to stderr.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <linux/dm-ioctl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#define CONTROL "/dev/mapper/control"
+#define FAIL_NTH "/proc/thread-self/fail-nth"
+#define BUF_SIZE 16384
+
+/* 8-byte aligned, as the kernel wants dm_target_spec and dm_name_list */
+static uint64_t buf[BUF_SIZE / sizeof(uint64_t)];
+static int control = -1, fail_nth = -1;
+static const char *dev_name;
+static unsigned long long tgt_start, tgt_len;
+static char tgt_type[DM_MAX_TYPE_NAME];
+static const char *tgt_args;
+
+static const char *errname(int e)
+{
+	const char *s = strerrorname_np(e);
+
+	return s ? s : "unknown";
+}
+
+/* The dm_ioctl header, for NAME unless @name is NULL; @size: whole buffer */
+static struct dm_ioctl *dm_header(const char *name, size_t size)
+{
+	struct dm_ioctl *dmi = (struct dm_ioctl *)buf;
+
+	memset(buf, 0, sizeof(buf));
+	dmi->version[0] = DM_VERSION_MAJOR;
+	dmi->data_size = size;
+	dmi->data_start = sizeof(*dmi);
+	if (name)
+		snprintf(dmi->name, sizeof(dmi->name), "%s", name);
+	return dmi;
+}
+
+/* 0 or an errno */
+static int dm_cmd(unsigned long cmd, struct dm_ioctl *dmi)
+{
+	return ioctl(control, cmd, dmi) ? errno : 0;
+}
+
+static int dm_create(void)
+{
+	return dm_cmd(DM_DEV_CREATE, dm_header(dev_name, sizeof(struct dm_ioctl)));
+}
+
+static int dm_load(void)
+{
+	struct dm_ioctl *dmi = dm_header(dev_name, sizeof(buf));
+	struct dm_target_spec *spec = (struct dm_target_spec *)(dmi + 1);
+	size_t len = strlen(tgt_args) + 1;
+
+	spec->sector_start = tgt_start;
+	spec->length = tgt_len;
+	memcpy(spec->target_type, tgt_type, sizeof(spec->target_type));
+	memcpy(spec + 1, tgt_args, len);
+	spec->next = (sizeof(*spec) + len + 7) & ~(size_t)7;
+	dmi->data_size = sizeof(*dmi) + spec->next;
+	dmi->target_count = 1;
+	return dm_cmd(DM_TABLE_LOAD, dmi);
+}
+
+static int dm_resume(void)
+{
+	return dm_cmd(DM_DEV_SUSPEND, dm_header(dev_name, sizeof(struct dm_ioctl)));
+}
+
+/* 1 if the device exists, 0 if not, -1 (message printed) if unknown */
+static int dm_exists(void)
+{
+	int e = dm_cmd(DM_DEV_STATUS, dm_header(dev_name, sizeof(struct dm_ioctl)));
+
+	if (!e)
+		return 1;
+	if (e == ENXIO)
+		return 0;
+	fprintf(stderr, "dm-failnth: DM_DEV_STATUS %s: %s\n", dev_name, errname(e));
+	return -1;
+}
+
+static int dm_remove(void)
+{
+	int e, tries;
+
+	/* Nothing should hold it open; retry briefly in case something does */
+	for (tries = 0; tries < 50; tries++) {
+		e = dm_cmd(DM_DEV_REMOVE, dm_header(dev_name, sizeof(struct dm_ioctl)));
+		if (e != EBUSY)
+			break;
+		usleep(100000);
+	}
+	if (e)
+		fprintf(stderr, "dm-failnth: DM_DEV_REMOVE %s: %s\n", dev_name, errname(e));
+	return e;
+}
+
+/* How many device-mapper devices exist (names on stderr), or -1 */
+static int dm_count(int show)
+{
+	struct dm_ioctl *dmi = dm_header(NULL, sizeof(buf));
+	struct dm_name_list *nl;
+	int e, n = 0;
+
+	e = dm_cmd(DM_LIST_DEVICES, dmi);
+	if (e || (dmi->flags & DM_BUFFER_FULL_FLAG)) {
+		fprintf(stderr, "dm-failnth: DM_LIST_DEVICES: %s\n",
+			e ? errname(e) : "buffer full");
+		return -1;
+	}
+	nl = (struct dm_name_list *)((char *)dmi + dmi->data_start);
+	if (!nl->dev)
+		return 0;
+	for (;;) {
+		n++;
+		if (show)
+			fprintf(stderr, "dm-failnth: device %s exists\n", nl->name);
+		if (!nl->next)
+			break;
+		nl = (struct dm_name_list *)((char *)nl + nl->next);
+	}
+	return n;
+}
+
+static int arm(unsigned int n)
+{
+	char s[16];
+	int len = snprintf(s, sizeof(s), "%u", n);
+
+	if (write(fail_nth, s, len) != len) {
+		perror("dm-failnth: write " FAIL_NTH);
+		return -1;
+	}
+	return 0;
+}
+
+/* What is left of the armed count (0: the fault was injected), then disarm */
+static long disarm(void)
+{
+	char s[16];
+	ssize_t len = pread(fail_nth, s, sizeof(s) - 1, 0);
+
+	if (len <= 0) {
+		perror("dm-failnth: read " FAIL_NTH);
+		return -1;
+	}
+	s[len] = '\0';
+	if (arm(0))
+		return -1;
+	return strtol(s, NULL, 10);
+}
+
+static int parse_table(const char *line)
+{
+	int off = 0;
+
+	if (sscanf(line, "%llu %llu %15s %n", &tgt_start, &tgt_len, tgt_type, &off) != 3 ||
+	    !off || !line[off])
+		return -1;
+	tgt_args = line + off;
+	return 0;
+}
+
+static void usage(void)
+{
+	fprintf(stderr, "usage: dm-failnth [-a create|load] [-m MAX] NAME \"START LENGTH TARGET ARGS...\"\n");
+	exit(2);
+}
+
+int main(int argc, char **argv)
+{
+	unsigned int n, max = 2000, refused = 0, absorbed = 0;
+	int arm_at_load = 0, armed, opt, e, step, exists;
+	static const char * const steps[] = { "create", "load", "resume" };
+	long left;
+
+	while ((opt = getopt(argc, argv, "a:m:")) != -1) {
+		switch (opt) {
+		case 'a':
+			if (!strcmp(optarg, "load"))
+				arm_at_load = 1;
+			else if (strcmp(optarg, "create"))
+				usage();
+			break;
+		case 'm':
+			max = strtoul(optarg, NULL, 10);
+			break;
+		default:
+			usage();
+		}
+	}
+	if (argc - optind != 2 || !max || parse_table(argv[optind + 1]))
+		usage();
+	dev_name = argv[optind];
+	if (strlen(tgt_args) + 1 + sizeof(struct dm_ioctl) +
+	    sizeof(struct dm_target_spec) + 8 > sizeof(buf)) {
+		fprintf(stderr, "dm-failnth: table too long\n");
+		return 2;
+	}
+
+	control = open(CONTROL, O_RDWR);
+	if (control < 0) {
+		perror("dm-failnth: " CONTROL);
+		return 2;
+	}
+	fail_nth = open(FAIL_NTH, O_RDWR);
+	if (fail_nth < 0) {
+		perror("dm-failnth: " FAIL_NTH);
+		return 2;
+	}
+	/*
+	 * No page faults while armed: they would take the injected failure
+	 * in place of the ioctls (and the count would depend on this program).
+	 */
+	memset(buf, 0, sizeof(buf));
+	if (mlockall(MCL_CURRENT | MCL_FUTURE))
+		perror("dm-failnth: mlockall (going on)");
+	if (dm_count(1) != 0) {
+		fprintf(stderr, "dm-failnth: device-mapper devices exist before the walk\n");
+		return 2;
+	}
+
+	for (n = 1; n <= max; n++) {
+		step = 0;
+		armed = !arm_at_load;
+		if (armed && arm(n))
+			return 2;
+		e = dm_create();
+		if (!e) {
+			step = 1;
+			armed = 1;
+			if (arm_at_load && arm(n))
+				return 2;
+			e = dm_load();
+		}
+		if (!e) {
+			step = 2;
+			e = dm_resume();
+		}
+		left = disarm();
+		if (left < 0)
+			return 2;
+		/* Not armed yet: a failure of this step was not injected */
+		if (!armed)
+			left = 1;
+		exists = dm_exists();
+		if (exists < 0)
+			return 1;
+
+		if (!e && left) {
+			printf("%u - - not-fired kept\n", n);
+			printf("done %u %u %u\n", n, refused, absorbed);
+			return 0;
+		}
+		if (e && left) {
+			printf("%u %s %s not-fired %s\n", n, steps[step], errname(e),
+			       exists ? "left" : "none");
+			fprintf(stderr, "dm-failnth: N=%u: %s failed with %s, but no fault was injected\n",
+				n, steps[step], errname(e));
+			return 1;
+		}
+		if (exists && dm_remove()) {
+			printf("%u %s %s fired left\n", n, e ? steps[step] : "-", e ? errname(e) : "-");
+			return 1;
+		}
+		printf("%u %s %s fired %s\n", n, e ? steps[step] : "-", e ? errname(e) : "-",
+		       exists ? "removed" : "none");
+		fflush(stdout);
+		if (e)
+			refused++;
+		else
+			absorbed++;
+		if (dm_count(1) != 0) {
+			fprintf(stderr, "dm-failnth: N=%u: device-mapper devices left after removal\n", n);
+			return 1;
+		}
+	}
+	fprintf(stderr, "dm-failnth: no success within %u injected failures\n", max);
+	printf("done - %u %u\n", refused, absorbed);
+	return 1;
+}
