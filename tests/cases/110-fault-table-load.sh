@@ -36,7 +36,7 @@
 # not either (the first table load, dm_setup_md_queue()).  A reload keeps the
 # device's queue and bio slabs, so the walk stays on the table's own path.
 DESCRIPTION="fail-nth: each allocation of loading a splitdf table fails once, refused cleanly"
-TIMEOUT=2400
+TIMEOUT=1800
 
 FAILNTH=${SPLITDF_TESTS:-/tests}/bin/dm-failnth
 LEGS="4 /dev/ram0 8 4000 /dev/ram1 0 3000 /dev/ram2 104 2000 /dev/ram0 5000 3000"
