@@ -22,9 +22,16 @@ TIMEOUT=900
 FF=/sys/kernel/debug/fail_function
 TIMES=100000000
 
+# ff_cleanup: no function injected any more, the knobs as before.
 ff_cleanup() {
-	echo >"$FF/inject" || echo "could not clear $FF/inject"
-	fi_restore
+	ff_rc=0
+	echo >"$FF/inject" 2>/dev/null || true
+	if [ -n "$(cat "$FF/inject")" ]; then
+		echo "ff_cleanup: $FF/inject still has $(cat "$FF/inject")"
+		ff_rc=1
+	fi
+	fi_restore || ff_rc=1
+	return $ff_rc
 }
 
 # one_mode MODE FUNCTION

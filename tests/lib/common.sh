@@ -289,12 +289,19 @@ fi_attr() {
 	fi_save "$1/probability" "$1/interval" "$1/times" "$1/space" "$1/verbose" "$1/task-filter"
 }
 
-# fi_restore: every saved knob back to its value; says which could not be.
+# fi_restore: every saved knob back to its value, read back; fails (after
+# trying them all) if one could not be restored.
 fi_restore() {
+	fi_rc=0
 	for fi_e in $FI_SAVED; do
-		echo "${fi_e#*=}" >"${fi_e%%=*}" || echo "fi_restore: could not restore ${fi_e%%=*}"
+		echo "${fi_e#*=}" >"${fi_e%%=*}" 2>/dev/null || true
+		if [ "$(cat "${fi_e%%=*}")" != "${fi_e#*=}" ]; then
+			echo "fi_restore: ${fi_e%%=*} is '$(cat "${fi_e%%=*}")', not '${fi_e#*=}' as before"
+			fi_rc=1
+		fi
 	done
 	FI_SAVED=
+	return $fi_rc
 }
 
 # fi_set FILE VALUE: write a knob and check that it took.

@@ -3,40 +3,48 @@
  * dm-failnth: create a device-mapper device while one allocation of the
  * creation fails, for every allocation in turn (tests/cases/110-*).
  *
- *   dm-failnth [-a create|load] [-m MAX] NAME "START LENGTH TARGET ARGS..."
+ *   dm-failnth [-a create|load|reload] [-c CPU] [-m MAX] NAME "START LENGTH TARGET ARGS..."
  *
  * For N = 1, 2, ... MAX this thread writes N to /proc/thread-self/fail-nth,
  * so that the N-th fault-injection check it makes from then on fails (see
  * "Systematic faults using fail-nth" in the kernel's
  * Documentation/fault-injection/fault-injection.rst), and issues
  * DM_DEV_CREATE, DM_TABLE_LOAD with the one-target table and DM_DEV_SUSPEND
- * without DM_SUSPEND_FLAG (resume) itself; with -a load, fail-nth is armed
- * only after DM_DEV_CREATE.  Then it reads fail-nth back (0: the fault was
- * injected), disarms it, removes the device if it exists and checks that no
- * device-mapper device is left.  It stops at the first N where every step
- * succeeds without the fault being injected, and leaves that device for the
- * caller.
+ * without DM_SUSPEND_FLAG (resume) itself.  Where fail-nth is armed:
+ *   -a create  (default) before DM_DEV_CREATE: the whole creation;
+ *   -a load    before DM_TABLE_LOAD: the first table load, which also sets
+ *              up the device's queue and gendisk, and the resume;
+ *   -a reload  after create, load and resume have made the device with the
+ *              table, before a second DM_TABLE_LOAD of the same table: that
+ *              load and the resume that replaces the live table with it.
+ * Then it reads fail-nth back (0: the fault was injected), disarms it,
+ * removes the device if it exists and checks that the device-mapper devices
+ * are those there were before the walk.  It stops at the first N where
+ * every armed step succeeds without the fault being injected, and leaves
+ * that device for the caller.  -c CPU pins the thread to CPU, so that the
+ * per-CPU caches the allocations come from are the same at every N.
  *
  * One line per N on stdout:
  *   N STEP ERRNO fired|not-fired DEVICE
- * STEP is the first step that failed (create, load, resume) or "-" if none,
- * ERRNO its errno name or "-", DEVICE what became of the device: "none" (it
- * was never made), "removed", or "kept" (the last line).  Then
+ * STEP is the first armed step that failed (create, load, resume) or "-"
+ * if none, ERRNO its errno name or "-", DEVICE what became of the device:
+ * "none" (it was never made), "removed", or "kept" (the last line).  Then
  *   done N REFUSED ABSORBED
  * with REFUSED the Ns where a step failed and ABSORBED those where the fault
  * was injected and still every step succeeded (a failure the kernel
  * tolerates, e.g. kmemleak's own metadata falling back to its pool).
  *
- * Exit status: 0 once the device was created without an injected fault; 1
- * if a step failed without an injected fault, a device could not be
- * removed, another device-mapper device exists, or MAX was reached; 2 on a
- * usage or setup error.  Messages go to stderr.
+ * Exit status: 0 once the device was made without an injected fault; 1 if
+ * a step failed without an injected fault, a device could not be removed,
+ * the device-mapper devices changed, or MAX was reached; 2 on a usage or
+ * setup error.  Messages go to stderr.
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <linux/dm-ioctl.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -206,24 +214,50 @@ static int parse_table(const char *line)
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: dm-failnth [-a create|load] [-m MAX] NAME \"START LENGTH TARGET ARGS...\"\n");
+	fprintf(stderr, "usage: dm-failnth [-a create|load|reload] [-c CPU] [-m MAX] NAME \"START LENGTH TARGET ARGS...\"\n");
 	exit(2);
+}
+
+enum { ARM_CREATE, ARM_LOAD, ARM_RELOAD };
+
+/* The steps before the armed ones; 0 or an errno (message printed) */
+static int setup(int arm_at)
+{
+	int e = 0;
+
+	if (arm_at != ARM_CREATE)
+		e = dm_create();
+	if (!e && arm_at == ARM_RELOAD)
+		e = dm_load();
+	if (!e && arm_at == ARM_RELOAD)
+		e = dm_resume();
+	if (e)
+		fprintf(stderr, "dm-failnth: setting up %s before arming: %s\n", dev_name, errname(e));
+	return e;
 }
 
 int main(int argc, char **argv)
 {
 	unsigned int n, max = 2000, refused = 0, absorbed = 0;
-	int arm_at_load = 0, armed, opt, e, step, exists;
+	int arm_at = ARM_CREATE, cpu = -1, opt, e, step, exists, before;
 	static const char * const steps[] = { "create", "load", "resume" };
+	cpu_set_t cpus;
 	long left;
 
-	while ((opt = getopt(argc, argv, "a:m:")) != -1) {
+	while ((opt = getopt(argc, argv, "a:c:m:")) != -1) {
 		switch (opt) {
 		case 'a':
-			if (!strcmp(optarg, "load"))
-				arm_at_load = 1;
-			else if (strcmp(optarg, "create"))
+			if (!strcmp(optarg, "create"))
+				arm_at = ARM_CREATE;
+			else if (!strcmp(optarg, "load"))
+				arm_at = ARM_LOAD;
+			else if (!strcmp(optarg, "reload"))
+				arm_at = ARM_RELOAD;
+			else
 				usage();
+			break;
+		case 'c':
+			cpu = atoi(optarg);
 			break;
 		case 'm':
 			max = strtoul(optarg, NULL, 10);
@@ -239,6 +273,14 @@ int main(int argc, char **argv)
 	    sizeof(struct dm_target_spec) + 8 > sizeof(buf)) {
 		fprintf(stderr, "dm-failnth: table too long\n");
 		return 2;
+	}
+	if (cpu >= 0) {
+		CPU_ZERO(&cpus);
+		CPU_SET(cpu, &cpus);
+		if (sched_setaffinity(0, sizeof(cpus), &cpus)) {
+			perror("dm-failnth: sched_setaffinity");
+			return 2;
+		}
 	}
 
 	control = open(CONTROL, O_RDWR);
@@ -258,22 +300,26 @@ int main(int argc, char **argv)
 	memset(buf, 0, sizeof(buf));
 	if (mlockall(MCL_CURRENT | MCL_FUTURE))
 		perror("dm-failnth: mlockall (going on)");
-	if (dm_count(1) != 0) {
-		fprintf(stderr, "dm-failnth: device-mapper devices exist before the walk\n");
+	before = dm_count(0);
+	if (before < 0)
+		return 2;
+	if (dm_exists()) {
+		fprintf(stderr, "dm-failnth: %s exists before the walk\n", dev_name);
 		return 2;
 	}
 
 	for (n = 1; n <= max; n++) {
-		step = 0;
-		armed = !arm_at_load;
-		if (armed && arm(n))
+		if (setup(arm_at)) {
+			if (dm_exists() == 1)
+				dm_remove();
+			return 1;
+		}
+		step = arm_at == ARM_CREATE ? 0 : 1;
+		if (arm(n))
 			return 2;
-		e = dm_create();
+		e = step ? 0 : dm_create();
 		if (!e) {
 			step = 1;
-			armed = 1;
-			if (arm_at_load && arm(n))
-				return 2;
 			e = dm_load();
 		}
 		if (!e) {
@@ -283,9 +329,6 @@ int main(int argc, char **argv)
 		left = disarm();
 		if (left < 0)
 			return 2;
-		/* Not armed yet: a failure of this step was not injected */
-		if (!armed)
-			left = 1;
 		exists = dm_exists();
 		if (exists < 0)
 			return 1;
@@ -313,8 +356,10 @@ int main(int argc, char **argv)
 			refused++;
 		else
 			absorbed++;
-		if (dm_count(1) != 0) {
-			fprintf(stderr, "dm-failnth: N=%u: device-mapper devices left after removal\n", n);
+		if (dm_count(0) != before) {
+			dm_count(1);
+			fprintf(stderr, "dm-failnth: N=%u: the device-mapper devices changed (%d before the walk)\n",
+				n, before);
 			return 1;
 		}
 	}
