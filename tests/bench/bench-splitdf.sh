@@ -119,7 +119,7 @@ profile_run() {
 	fi
 	wait $fpid || B "meta profile_fio_failed $d $wl $c $(tail -n1 fio.err)"
 	perf report -i perf.data --stdio --no-children --sort sym 2>/dev/null |
-		awk '/^ *[0-9.]+%/ { p = $1; sub(/%/, "", p); print p, $3 }' | head -n 20 |
+		awk '/^ *[0-9.]+%/ { p = $1; sub(/%/, "", p); print p, $3 }' | head -n 60 |
 		while read -r pct sym; do B "prof $d $wl $c $pct $sym"; done
 	rm -f perf.data
 }
