@@ -76,12 +76,7 @@ test_case() {
 	done
 	[ -z "$(cat "$FF/inject")" ] || fail "fail_function already injects: $(cat "$FF/inject")"
 	trap ff_cleanup EXIT
-	fi_attr "$FF"
-	fi_set "$FF/task-filter" N
-	fi_set "$FF/probability" 100
-	fi_set "$FF/interval" 1
-	fi_set "$FF/space" 0
-	fi_set "$FF/verbose" 0
+	fi_arm "$FF" 100
 	setup_ramdisks 2 16
 
 	one_mode clone splitdf_make_rest

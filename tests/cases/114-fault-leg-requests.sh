@@ -196,12 +196,7 @@ test_case() {
 	[ -e /sys/block/ram1/make-it-fail ] || skip "no /sys/block/ram1/make-it-fail in $KREL"
 	trap fi_restore EXIT
 	fi_save /sys/block/ram1/make-it-fail
-	fi_attr "$FMR"
-	fi_set "$FMR/task-filter" N
-	fi_set "$FMR/probability" 25
-	fi_set "$FMR/interval" 1
-	fi_set "$FMR/space" 0
-	fi_set "$FMR/verbose" 0
+	fi_arm "$FMR" 25
 	for mode in clone core ordered; do
 		one_mode "$mode"
 	done

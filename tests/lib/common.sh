@@ -289,6 +289,17 @@ fi_attr() {
 	fi_save "$1/probability" "$1/interval" "$1/times" "$1/space" "$1/verbose" "$1/task-filter"
 }
 
+# fi_arm DIR PROBABILITY: fi_attr DIR, then arm it for every task at
+# PROBABILITY percent, every call eligible, no size budget, silent.
+fi_arm() {
+	fi_attr "$1"
+	fi_set "$1/task-filter" N
+	fi_set "$1/probability" "$2"
+	fi_set "$1/interval" 1
+	fi_set "$1/space" 0
+	fi_set "$1/verbose" 0
+}
+
 # fi_restore: every saved knob back to its value, read back; fails (after
 # trying them all) if one could not be restored.
 fi_restore() {
