@@ -18,7 +18,7 @@ show() { echo "$1: $(dmsetup status sdf | cut -d' ' -f4-)"; }
 test_case() {
 	set -e
 	setup_ramdisks 2 16
-	dm_create sdf "0 4096 splitdf 2 /dev/ram0 0 2048 /dev/ram1 0 2048 2 boundary_sectors 64"
+	dm_create sdf "0 4096 splitdf 2 /dev/ram0 0 2048 /dev/ram1 0 2048 $(features boundary_sectors 64)"
 	show "fresh"
 	read_once /dev/mapper/sdf 8 8
 	show "inside one chunk"
@@ -33,7 +33,7 @@ test_case() {
 	if dmsetup message sdf 0 reset_counters now 2>/dev/null; then fail "extra argument accepted"; fi
 	echo "unknown messages refused"
 
-	dm_reload sdf "0 4096 splitdf 2 /dev/ram0 0 2048 /dev/ram1 0 2048 4 boundary_sectors 64 max_pinned 1"
+	dm_reload sdf "0 4096 splitdf 2 /dev/ram0 0 2048 /dev/ram1 0 2048 $(features boundary_sectors 64 max_pinned 1)"
 	show "new table"
 	read_once /dev/mapper/sdf 32 128
 	show "max_pinned 1, crossing two boundaries"
