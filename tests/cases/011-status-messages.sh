@@ -8,9 +8,7 @@ TIMEOUT=120
 
 # read_once DEV OFFSET_SECTORS SECTORS: exactly one O_DIRECT read bio.
 read_once() {
-	fio --name=once --filename="$1" --rw=read --direct=1 --ioengine=psync \
-		--offset=$(($2 * 512)) --bs=$(($3 * 512)) --size=$(($3 * 512)) \
-		--output=once.fio || { cat once.fio; fail "read_once $*"; }
+	io_at "$1" read "$2" "$3" || { cat io_at.log; fail "read_once $*"; }
 }
 
 show() { echo "$1: $(dmsetup status sdf | cut -d' ' -f4-)"; }
