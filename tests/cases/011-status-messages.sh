@@ -8,9 +8,7 @@ TIMEOUT=120
 
 # read_once DEV OFFSET_SECTORS SECTORS: exactly one O_DIRECT read bio.
 read_once() {
-	fio --name=once --filename="$1" --rw=read --direct=1 --ioengine=psync \
-		--offset=$(($2 * 512)) --bs=$(($3 * 512)) --size=$(($3 * 512)) \
-		--output=once.fio || { cat once.fio; fail "read_once $*"; }
+	io_at "$1" read "$2" "$3" || { cat io_at.log; fail "read_once $*"; }
 }
 
 show() { echo "$1: $(dmsetup status sdf | cut -d' ' -f4-)"; }
@@ -18,7 +16,7 @@ show() { echo "$1: $(dmsetup status sdf | cut -d' ' -f4-)"; }
 test_case() {
 	set -e
 	setup_ramdisks 2 16
-	dm_create sdf "0 4096 splitdf 2 /dev/ram0 0 2048 /dev/ram1 0 2048 2 boundary_sectors 64"
+	dm_create sdf "0 4096 splitdf 2 /dev/ram0 0 2048 /dev/ram1 0 2048 $(features boundary_sectors 64)"
 	show "fresh"
 	read_once /dev/mapper/sdf 8 8
 	show "inside one chunk"
@@ -33,7 +31,7 @@ test_case() {
 	if dmsetup message sdf 0 reset_counters now 2>/dev/null; then fail "extra argument accepted"; fi
 	echo "unknown messages refused"
 
-	dm_reload sdf "0 4096 splitdf 2 /dev/ram0 0 2048 /dev/ram1 0 2048 4 boundary_sectors 64 max_pinned 1"
+	dm_reload sdf "0 4096 splitdf 2 /dev/ram0 0 2048 /dev/ram1 0 2048 $(features boundary_sectors 64 max_pinned 1)"
 	show "new table"
 	read_once /dev/mapper/sdf 32 128
 	show "max_pinned 1, crossing two boundaries"

@@ -29,7 +29,7 @@ test_case() {
 	echo "measure func=CRITICAL_DATA label=device-mapper template=ima-buf" >$SEC/ima/policy ||
 		fail "IMA policy not accepted"
 	setup_ramdisks 2 1
-	dm_create sdf "0 3000 splitdf 3 /dev/ram0 8 1000 /dev/ram1 16 1000 /dev/ram0 1024 1000 4 max_pinned 9 boundary_sectors 24"
+	dm_create sdf "0 3000 splitdf 3 /dev/ram0 8 1000 /dev/ram1 16 1000 /dev/ram0 1024 1000 $(features max_pinned 9 boundary_sectors 24)"
 	m=$(dm_measurements | grep 'target_name=splitdf' || true)
 	if kernel_before 5 15; then
 		[ -z "$m" ] || fail "a measurement on a kernel before 5.15: $m"

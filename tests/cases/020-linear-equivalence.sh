@@ -53,7 +53,7 @@ test_case() {
 	dm_create lin "$(linear_table)"
 	seed=1
 	for mode in $SPLIT_MODES; do
-		dm_create sdf "0 $TOTAL splitdf 3 $LEGS 4 boundary_sectors 24 split_mode $mode"
+		dm_create sdf "0 $TOTAL splitdf 3 $LEGS $(features boundary_sectors 24 split_mode "$mode")"
 		expect_eq "$(sectors /dev/mapper/sdf)" "$(sectors /dev/mapper/lin)" "sizes"
 
 		fill /dev/mapper/sdf $seed

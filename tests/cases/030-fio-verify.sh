@@ -9,14 +9,14 @@ DESCRIPTION="fio crc32c verify with crossing bios on several layouts"
 TIMEOUT=600
 
 # Each layout in each split_mode: $1 name, $2 table without features,
-# $3 features, $4 least crossing bios expected, then fio options.
+# $3 feature words other than split_mode (no count), $4 least crossing
+# bios expected, then fio options.
 run_layout() {
-	name=$1 table=$2 min=$4
-	features="$3 split_mode"
+	name=$1 table=$2 feat=$3 min=$4
 	shift 4
 	for mode in $SPLIT_MODES; do
-		# shellcheck disable=SC2086 # counting the features, word by word
-		dm_create "$name" "$table $(echo $features $mode | wc -w) $features $mode"
+		# shellcheck disable=SC2086 # the features, word by word
+		dm_create "$name" "$table $(features $feat split_mode "$mode")"
 		fio_verify "/dev/mapper/$name" "$name-$mode" "$@"
 		crossed=$(counter "$name" crossed)
 		expect_ge "$crossed" "$min" "$name crossed"

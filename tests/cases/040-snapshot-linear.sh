@@ -43,7 +43,7 @@ test_case() {
 	dm_create origin "0 $V snapshot-origin /dev/mapper/vol"
 	dm_create snap "0 $V snapshot /dev/mapper/vol /dev/ram1 P 8"
 	for mode in $SPLIT_MODES; do
-		dm_create sdf "0 $V splitdf 2 /dev/mapper/origin 0 $H /dev/mapper/snap $H $H 4 boundary_sectors 8 split_mode $mode"
+		dm_create sdf "0 $V splitdf 2 /dev/mapper/origin 0 $H /dev/mapper/snap $H $H $(features boundary_sectors 8 split_mode "$mode")"
 		fio_verify /dev/mapper/sdf "snapwrite-$mode" --iodepth=32
 		expect_splits sdf "$mode" 100
 		echo "$mode: origin + snapshot: verify clean"
@@ -72,7 +72,7 @@ test_case() {
 	# the merging origin.
 	o=0
 	for mode in $SPLIT_MODES; do
-		dm_create "m$mode" "0 8192 splitdf 2 /dev/ram2 $o 4096 /dev/mapper/origin $((H + o)) 4096 4 boundary_sectors 8 split_mode $mode"
+		dm_create "m$mode" "0 8192 splitdf 2 /dev/ram2 $o 4096 /dev/mapper/origin $((H + o)) 4096 $(features boundary_sectors 8 split_mode "$mode")"
 		o=$((o + 4096))
 	done
 	pids=

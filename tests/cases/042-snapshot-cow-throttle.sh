@@ -41,7 +41,7 @@ test_case() {
 		# A new snapshot for each mode, or only the first would copy chunks.
 		dd if=/dev/zero of=/dev/ram1 bs=64k count=1 oflag=direct 2>/dev/null
 		dm_create snap "0 $V snapshot /dev/mapper/vol /dev/ram1 P 8"
-		dm_create sdf "0 $V splitdf 2 /dev/mapper/origin 0 $H /dev/mapper/snap $H $H 4 boundary_sectors 8 split_mode $mode"
+		dm_create sdf "0 $V splitdf 2 /dev/mapper/origin 0 $H /dev/mapper/snap $H $H $(features boundary_sectors 8 split_mode "$mode")"
 		echo >$TR/trace
 		echo 1 >$TR/tracing_on
 		fio_verify /dev/mapper/sdf "cowthrottle-$mode" --iodepth=32

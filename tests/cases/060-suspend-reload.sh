@@ -29,10 +29,11 @@ cycle_suspend() {
 # Same legs, so the same data: only where and how bios are split changes.
 cycle_reload() {
 	i=0
-	for f in "2 boundary_sectors 8" "4 boundary_sectors 24 split_mode ordered" \
-		"4 boundary_sectors 7 max_pinned 2" "6 boundary_sectors 7 max_pieces 2 split_mode ordered" ""; do
+	for f in "boundary_sectors 8" "boundary_sectors 24 split_mode ordered" \
+		"boundary_sectors 7 max_pinned 2" "boundary_sectors 7 max_pieces 2 split_mode ordered" ""; do
 		for _ in 1 2 3; do
-			echo "0 80000 splitdf 2 $LEGS $f" | dmsetup reload sdf
+			# shellcheck disable=SC2086 # the features, word by word
+			echo "0 80000 splitdf 2 $LEGS $(features $f)" | dmsetup reload sdf
 			dmsetup suspend sdf
 			suspended_check
 			dmsetup resume sdf
@@ -42,9 +43,11 @@ cycle_reload() {
 	echo "$i table reloads"
 }
 
-# cycle_mode FEATURES NAME: the suspend cycles under a fio run of their own.
+# cycle_mode FEATURES NAME: the suspend cycles under a fio run of their own;
+# FEATURES: feature words, without their count.
 cycle_mode() {
-	dm_reload sdf "0 80000 splitdf 2 $LEGS $1"
+	# shellcheck disable=SC2086 # the features, word by word
+	dm_reload sdf "0 80000 splitdf 2 $LEGS $(features $1)"
 	fio_verify /dev/mapper/sdf "bg-$2" --size=30m --iodepth=32 --loops=3 &
 	fio_pid=$!
 	sleep 2
@@ -58,8 +61,8 @@ test_case() {
 	set -e
 	setup_ramdisks 2 32
 	dm_create sdf "0 80000 splitdf 2 $LEGS"
-	cycle_mode "2 boundary_sectors 8" clone
-	cycle_mode "4 boundary_sectors 8 split_mode ordered" ordered
+	cycle_mode "boundary_sectors 8" clone
+	cycle_mode "boundary_sectors 8 split_mode ordered" ordered
 
 	fio_verify /dev/mapper/sdf bg --size=30m --iodepth=32 --loops=3 &
 	fio_pid=$!

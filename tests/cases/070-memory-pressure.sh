@@ -30,10 +30,10 @@ unhog() {
 test_case() {
 	set -e
 	setup_ramdisks 2 24
-	dm_create deep "0 90000 splitdf 2 /dev/ram0 0 45000 /dev/ram1 0 45000 2 boundary_sectors 8"
-	dm_create capped "0 90000 splitdf 2 /dev/ram1 0 45000 /dev/ram0 0 45000 4 boundary_sectors 8 max_pinned 4"
-	dm_create ordered "0 90000 splitdf 2 /dev/ram0 0 45000 /dev/ram1 0 45000 4 boundary_sectors 8 split_mode ordered"
-	dm_create pieces "0 90000 splitdf 2 /dev/ram1 0 45000 /dev/ram0 0 45000 6 boundary_sectors 8 max_pieces 4 split_mode ordered"
+	dm_create deep "0 90000 splitdf 2 /dev/ram0 0 45000 /dev/ram1 0 45000 $(features boundary_sectors 8)"
+	dm_create capped "0 90000 splitdf 2 /dev/ram1 0 45000 /dev/ram0 0 45000 $(features boundary_sectors 8 max_pinned 4)"
+	dm_create ordered "0 90000 splitdf 2 /dev/ram0 0 45000 /dev/ram1 0 45000 $(features boundary_sectors 8 split_mode ordered)"
+	dm_create pieces "0 90000 splitdf 2 /dev/ram1 0 45000 /dev/ram0 0 45000 $(features boundary_sectors 8 max_pieces 4 split_mode ordered)"
 	# Fill the ram disks first so that their pages are not allocated under
 	# the hog.  O_DIRECT: dirty page cache of /dev/ramN written back later
 	# (the hog makes reclaim do it) would land zeros on fio's data.

@@ -23,7 +23,7 @@ test_case() {
 	set -e
 	setup_ramdisks 2 16
 	for mode in $SPLIT_MODES; do
-		dm_create sdf "0 32768 splitdf 2 /dev/ram0 0 16384 /dev/ram1 0 16384 4 boundary_sectors 8 split_mode $mode"
+		dm_create sdf "0 32768 splitdf 2 /dev/ram0 0 16384 /dev/ram1 0 16384 $(features boundary_sectors 8 split_mode "$mode")"
 		before=$(reads_completed /dev/mapper/sdf)
 		fio --name="acct-$mode" --filename=/dev/mapper/sdf --rw=randread --bs=16k \
 			--blockalign=2k --direct=1 --ioengine=libaio --iodepth=8 \

@@ -46,7 +46,7 @@ test_case() {
 	set -e
 	setup_ramdisks 2 32
 	for mode in ordered core; do
-		dm_create sdf "0 80000 splitdf 2 $LEGS 4 boundary_sectors 8 split_mode $mode"
+		dm_create sdf "0 80000 splitdf 2 $LEGS $(features boundary_sectors 8 split_mode "$mode")"
 		# One region that stays, to show the I/O was counted.
 		keep=$(stats_msg sdf @stats_create - /1)
 		fio_verify /dev/mapper/sdf "stats-$mode" --size=30m --iodepth=32 --loops=2 &

@@ -76,7 +76,7 @@ test_case() {
 	setup_nullb 1 0 "bs=4096"
 	expect_refused bad "0 8192 splitdf 1 /dev/nullb0 0 8192 2 boundary_sectors 12" \
 		"boundary_sectors not aligned to a leg's logical block size"
-	dm_create good4k "0 8192 splitdf 1 /dev/nullb0 0 8192 2 boundary_sectors 16"
+	dm_create good4k "0 8192 splitdf 1 /dev/nullb0 0 8192 $(features boundary_sectors 16)"
 	dmsetup remove good4k
 	teardown_nullb
 	echo "$((n + 2)) malformed tables refused"

@@ -22,7 +22,7 @@ test_case() {
 	set -e
 	setup_nullb 2 0
 	for mode in $SPLIT_MODES; do
-		dm_create sdf "0 4096 splitdf 2 /dev/nullb0 0 2048 /dev/nullb1 0 2048 4 boundary_sectors 64 split_mode $mode"
+		dm_create sdf "0 4096 splitdf 2 /dev/nullb0 0 2048 /dev/nullb1 0 2048 $(features boundary_sectors 64 split_mode "$mode")"
 		nowait_io /dev/mapper/sdf read 8 8
 		expect_eq "$(counter sdf crossed)" 0 "$mode: crossing bios inside a chunk"
 		# Across a boundary_sectors boundary, then across the leg boundary.

@@ -70,7 +70,7 @@ test_case() {
 	for mode in $SPLIT_MODES; do
 		echo "split_mode $mode"
 		# nullb0 backs legs 1 and 3.
-		dm_create sdf "0 24576 splitdf 3 /dev/nullb0 0 8192 /dev/nullb1 4096 8192 /dev/nullb0 16384 8192 4 boundary_sectors 1024 split_mode $mode"
+		dm_create sdf "0 24576 splitdf 3 /dev/nullb0 0 8192 /dev/nullb1 4096 8192 /dev/nullb0 16384 8192 $(features boundary_sectors 1024 split_mode "$mode")"
 		check_flush
 		# Aligned to 4 KiB (null_blk's discard granularity), crossing legs and boundaries.
 		check_cleared discard 4096 12288

@@ -10,7 +10,7 @@ test_case() {
 	setup_ramdisks 2 16
 	i=0
 	while [ $i -lt 64 ]; do
-		dm_create "m$i" "0 512 splitdf 2 /dev/ram$((i % 2)) $((i * 512)) 256 /dev/ram$(((i + 1) % 2)) $((i * 512 + 256)) 256 2 boundary_sectors 8"
+		dm_create "m$i" "0 512 splitdf 2 /dev/ram$((i % 2)) $((i * 512)) 256 /dev/ram$(((i + 1) % 2)) $((i * 512 + 256)) 256 $(features boundary_sectors 8)"
 		i=$((i + 1))
 	done
 	i=0

@@ -170,7 +170,7 @@ one_read() {
 
 # run_mode MODE: both reads; prints the mode's line.
 run_mode() {
-	dm_create sdf "0 $((T + L)) splitdf 2 /dev/mapper/trk 0 $T /dev/mapper/lck 0 $L 4 boundary_sectors 8 split_mode $1"
+	dm_create sdf "0 $((T + L)) splitdf 2 /dev/mapper/trk 0 $T /dev/mapper/lck 0 $L $(features boundary_sectors 8 split_mode "$1")"
 	# 8 sectors on each leg: head (track), one piece (lock).
 	one_read "$1" $((T - 8)) 16
 	a=$result

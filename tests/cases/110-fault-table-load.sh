@@ -41,9 +41,11 @@ TIMEOUT=1800
 FAILNTH=${SPLITDF_TESTS:-/tests}/bin/dm-failnth
 LEGS="4 /dev/ram0 8 4000 /dev/ram1 0 3000 /dev/ram2 104 2000 /dev/ram0 5000 3000"
 
-# walk MODE FEATURES: the fail-nth walk for one table, then the device it made.
+# walk MODE FEATURES: the fail-nth walk for one table, then the device it made;
+# FEATURES: feature words, without their count.
 walk() {
-	mode=$1 table="0 12000 splitdf $LEGS $2"
+	# shellcheck disable=SC2086 # the features, word by word
+	mode=$1 table="0 12000 splitdf $LEGS $(features $2)"
 	klog_mark
 	if ! "$FAILNTH" -a reload -c 0 -m 2000 sdf "$table" >"walk-$mode.log" 2>"walk-$mode.err"; then
 		tail -n 5 "walk-$mode.log"
@@ -93,8 +95,8 @@ test_case() {
 	done
 	setup_ramdisks 3 4
 
-	walk ordered "6 boundary_sectors 24 max_pieces 16 split_mode ordered"
-	walk clone "6 boundary_sectors 24 max_pinned 8 split_mode clone"
+	walk ordered "boundary_sectors 24 max_pieces 16 split_mode ordered"
+	walk clone "boundary_sectors 24 max_pinned 8 split_mode clone"
 
 	fi_restore
 	echo "fault injection knobs restored"

@@ -38,7 +38,7 @@ ff_cleanup() {
 one_mode() {
 	mode=$1 fn=$2
 	echo "-- split_mode $mode: fail_function on $fn"
-	dm_create sdf "0 24576 splitdf 3 /dev/ram0 0 8192 /dev/ram1 0 8192 /dev/ram0 8192 8192 4 boundary_sectors 64 split_mode $mode"
+	dm_create sdf "0 24576 splitdf 3 /dev/ram0 0 8192 /dev/ram1 0 8192 /dev/ram0 8192 8192 $(features boundary_sectors 64 split_mode "$mode")"
 	echo "$fn" >"$FF/inject"
 	grep -q "^$fn" "$FF/inject" || fail "$fn not in $FF/inject"
 	fi_set "$FF/$fn/retval" 0

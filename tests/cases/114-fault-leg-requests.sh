@@ -79,7 +79,7 @@ one_mode() {
 		table="$table /dev/ram$((i % 2)) $(((i - i % 2) * 512)) 1024"
 		i=$((i + 1))
 	done
-	dm_create sdf "$table 4 boundary_sectors 64 split_mode $mode"
+	dm_create sdf "$table $(features boundary_sectors 64 split_mode "$mode")"
 	fi_set "$FMR/times" $TIMES
 	fi_set /sys/block/ram1/make-it-fail 1
 

@@ -95,6 +95,16 @@ dm_reload() {
 	dmsetup resume "$1" || fail "dmsetup resume $1"
 }
 
+# features WORD...: a splitdf table's feature arguments, their count first:
+# "features boundary_sectors 8" prints "2 boundary_sectors 8".  A hand-counted
+# list can be wrong, and a valid table with a wrong count tests the parser
+# instead.  No words print nothing (the table then ends after its legs), so
+# an optional list can be passed as "$(features $opts)".  Tables that test
+# the parser give their counts literally.
+features() {
+	[ $# -eq 0 ] || echo "$# $*"
+}
+
 # counter NAME FIELD: one of the INFO counters (see README, "Status").
 counter() {
 	set -- "$1" "$2" "$(dmsetup status "$1")"
@@ -222,7 +232,7 @@ badleg_finish() {
 
 # badleg_create NAME BADDEV MODE: that device, in split_mode MODE.
 badleg_create() {
-	dm_create "$1" "0 $BADLEG_LEN splitdf 3 /dev/ram0 0 4096 $2 0 1024 /dev/ram0 4096 4096 4 boundary_sectors 64 split_mode $3"
+	dm_create "$1" "0 $BADLEG_LEN splitdf 3 /dev/ram0 0 4096 $2 0 1024 /dev/ram0 4096 4096 $(features boundary_sectors 64 split_mode "$3")"
 }
 
 # check_bad_leg DEV RD WR: reads and writes inside the good legs succeed;
