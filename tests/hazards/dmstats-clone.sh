@@ -15,7 +15,7 @@ TIMEOUT=300
 test_case() {
 	set -e
 	setup_ramdisks 2 32
-	dm_create sdf "0 80000 splitdf 2 $LEGS 2 boundary_sectors 8"
+	dm_create sdf "0 80000 splitdf 2 $LEGS $(features boundary_sectors 8)"
 	fio_verify /dev/mapper/sdf stats-clone --size=30m --iodepth=32 --loops=4 &
 	sleep 1
 	echo "clone: creating and deleting dm-stats regions under crossing load"

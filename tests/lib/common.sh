@@ -105,7 +105,7 @@ features() {
 	[ $# -eq 0 ] || echo "$# $*"
 }
 
-# counter NAME FIELD: one of the INFO counters (see README, "Status").
+# counter NAME FIELD: one of the INFO counters (docs/splitdf.rst, "Status").
 counter() {
 	set -- "$1" "$2" "$(dmsetup status "$1")"
 	case $2 in

@@ -105,10 +105,9 @@ soak_table() {
 	st_v=${2:-$(soak_get mode "$1")}
 	st_m=${st_v%%:*} st_x=
 	[ "$st_m" = "$st_v" ] || st_x=$(echo "${st_v#*:}" | tr ':' ' ')
-	st_f="boundary_sectors $(soak_get bnd "$1") $st_x split_mode $st_m"
-	# shellcheck disable=SC2086 # counting the words
-	st_n=$(echo $st_f | wc -w)
-	echo "0 $(soak_get len "$1") splitdf $(soak_get legs "$1") $st_n $st_f"
+	# shellcheck disable=SC2086 # st_x is zero or more feature words
+	echo "0 $(soak_get len "$1") splitdf $(soak_get legs "$1")" \
+		"$(features boundary_sectors "$(soak_get bnd "$1")" $st_x split_mode "$st_m")"
 }
 
 soak_create() {
