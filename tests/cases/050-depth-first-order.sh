@@ -11,25 +11,8 @@
 DESCRIPTION="depth-first submission order through a three-level splitdf tree"
 TIMEOUT=300
 
-TR=/sys/kernel/tracing
-
-trace_leaf_start() {
-	[ -d $TR/events/block/block_bio_queue ] || fail "no block_bio_queue tracepoint"
-	echo 0 >$TR/tracing_on
-	echo >$TR/trace
-	echo "dev == $((1 << 20))" >$TR/events/block/block_bio_queue/filter
-	echo 1 >$TR/events/block/block_bio_queue/enable
-	echo 1 >$TR/tracing_on
-}
-
-# Leaf sectors in the order they were submitted, one "sector+count" a line.
-trace_leaf_stop() {
-	echo 0 >$TR/tracing_on
-	echo 0 >$TR/events/block/block_bio_queue/enable
-	echo 0 >$TR/events/block/block_bio_queue/filter
-	grep 'block_bio_queue:' $TR/trace |
-		awk '{ for (i = 1; i < NF; i++) if ($i == "+") print $(i - 1) "+" $(i + 1) }'
-}
+# shellcheck source=tests/lib/blktrace.sh
+. "$SPLITDF_TESTS/lib/blktrace.sh"
 
 DEPTH_FIRST="48+4 52+4 56+4 60+4 32+4 36+4 40+4 44+4 16+4 20+4 24+4 28+4 0+4 4+4 8+4 12+4"
 
@@ -45,10 +28,10 @@ build_tree() {
 }
 
 read_top_traced() {
-	trace_leaf_start
+	trace_leaf_start /dev/ram0
 	fio --name=one --filename=/dev/mapper/top --rw=read --direct=1 \
 		--ioengine=psync --bs=32k --size=32k --output=one.fio || { cat one.fio; fail "read"; }
-	order=$(trace_leaf_stop | tr '\n' ' ' | sed 's/ $//')
+	order=$(trace_leaf_stop | cut -d' ' -f2 | tr '\n' ' ' | sed 's/ $//')
 	echo "leaf order: $order"
 }
 
@@ -58,6 +41,9 @@ test_case() {
 	for mode in $SPLIT_MODES; do
 		echo "split_mode $mode"
 		build_tree "$mode"
+		# The walk the demo compares against, checked against the hand-made one.
+		expect_eq "$(depth_first top 0 64 | cut -d' ' -f2 | tr '\n' ' ' | sed 's/ $//')" \
+			"$DEPTH_FIRST" "depth-first walk of the tables"
 		read_top_traced
 		# top[0,32) = b[32,64) = a1 = ram0 48.. then 32..; top[32,64) = a2 = 16.. then 0..
 		if [ "$mode" = inline ]; then
