@@ -3,7 +3,10 @@
 # one source of the version, dm-splitdf.h).  Checks: the module modprobe found
 # is the one the harness installed (extra/ in the initramfs, updates/dkms/ when
 # DKMS installed it), for this kernel, with the expected MODULE_VERSION, and
-# `dmsetup targets` reports the same version for splitdf.
+# `dmsetup targets` reports the same version for splitdf.  With
+# SPLITDF_EXPECT_AUTOLOAD=1 (the DKMS matrix) also that the harness's autoload
+# check passed: at boot, before anything had loaded dm_splitdf, `dmsetup create`
+# of a splitdf table loaded DKMS's module by itself (tests/guest/init).
 DESCRIPTION="module version and origin: modinfo, vermagic, dmsetup targets"
 TIMEOUT=60
 
@@ -14,6 +17,11 @@ test_case() {
 	# shellcheck source=/dev/null
 	. /tests/expect.env
 	[ -n "$SPLITDF_EXPECT_VERSION" ] || fail "expect.env has no version"
+	if [ "${SPLITDF_EXPECT_AUTOLOAD:-}" = 1 ]; then
+		[ -r /run/splitdf-autoload.rc ] || fail "the harness ran no autoload check in this boot"
+		cat /run/splitdf-autoload.out
+		[ "$(cat /run/splitdf-autoload.rc)" = 0 ] || fail "the autoload check failed (its output above)"
+	fi
 	path=$(/sbin/modinfo -n dm-splitdf)
 	case $path in
 	*/"$KREL"/"$SPLITDF_EXPECT_MODULE_DIR"/dm-splitdf.ko*) ;;
