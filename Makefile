@@ -31,7 +31,7 @@ VERSION := $(shell sed -n 's/^\#define SPLITDF_VERSION[[:space:]]*"\(.*\)"/\1/p'
 CHECKPATCH ?= $(KDIR)/scripts/checkpatch.pl
 
 SOURCES := dm-splitdf.c dm-splitdf.h
-# Test-only modules (scripts/build-test-modules): checked, never installed
+# Test-only modules (scripts/harness/build-test-modules): checked, never installed
 TEST_SOURCES := $(wildcard tests/modules/*.c)
 
 all: modules
@@ -55,16 +55,16 @@ checkpatch:
 check: checkpatch check-build
 
 check-kernels:
-	scripts/check-static
+	scripts/harness/check-static
 
 version:
 	@echo $(VERSION)
 
 check-version:
-	@scripts/check-version
+	@scripts/pkg/check-version
 
 deb:
-	scripts/make-deb
+	scripts/pkg/make-deb
 
 DKMS_SRC := /usr/src/dm-splitdf-$(VERSION)
 
@@ -80,7 +80,7 @@ dkms-remove:
 	rm -rf $(DKMS_SRC)
 
 matrix:
-	scripts/matrix
+	scripts/pkg/matrix
 
 test:
 	scripts/run-tests
@@ -89,17 +89,17 @@ demo:
 	scripts/demo
 
 bench:
-	scripts/bench
+	scripts/bench/bench
 
 hazard-dmstats-clone:
-	scripts/hazard-dmstats-clone
+	scripts/harness/hazard-dmstats-clone
 
 check-debug:
-	scripts/check-debug
+	scripts/harness/check-debug
 
 DURATION ?= 30m
 soak:
-	scripts/soak $(if $(KERNELS),--kernels "$(KERNELS)") $(DURATION)
+	scripts/harness/soak $(if $(KERNELS),--kernels "$(KERNELS)") $(DURATION)
 
 .PHONY: all modules clean check check-build check-kernels checkpatch version check-version test demo \
 	deb dkms-install dkms-remove matrix bench hazard-dmstats-clone check-debug soak

@@ -1,6 +1,6 @@
 # shellcheck shell=sh disable=SC2034
 # The allocation count of `make bench`, in a boot of its own that times
-# nothing (scripts/bench runs it as a case with SPLITDF_CASES_DIR=tests/bench).
+# nothing (scripts/bench/bench runs it as a case with SPLITDF_CASES_DIR=tests/bench).
 # Not part of the test suite.  Devices and configurations: tests/bench/bench-lib.sh.
 #
 # Per workload and configuration, fio runs N and then 2N I/Os while kmem
@@ -8,7 +8,7 @@
 # kmalloc and page allocation in the guest; the difference over N is what one
 # more I/O allocates, fio's start-up excluded.  splitdf's counters of the 2N
 # run give boundaries crossed and remainders.
-# The events must already be enabled when the case starts (scripts/bench boots
+# The events must already be enabled when the case starts (scripts/bench/bench boots
 # with trace_event=kmem:...): a hist trigger on an enabled event patches no
 # kernel text, and enabling a tracepoint at run time (text_poke_bp) once left a
 # TCG guest in a soft lockup.  Events not enabled at boot are left out, unless

@@ -15,7 +15,7 @@
 #            (clone is the default table line; a mode the module refuses is
 #            skipped and reported)
 #
-# Output lines for scripts/bench-report start with "@@B "; progress lines
+# Output lines for scripts/bench/bench-report start with "@@B "; progress lines
 # start with "bench: ".  Knobs come from the kernel command line,
 # splitdf_bench=k:v,k:v (see each case for its own).
 

@@ -1,5 +1,5 @@
 # shellcheck shell=sh disable=SC2034
-# The timed half of `make bench` (scripts/bench runs it as a case with
+# The timed half of `make bench` (scripts/bench/bench runs it as a case with
 # SPLITDF_CASES_DIR=tests/bench).  Not part of the test suite.  Devices and
 # configurations: tests/bench/bench-lib.sh.
 #

@@ -1,6 +1,6 @@
 # shellcheck shell=sh disable=SC2034
 # Requires: brd, kprobes, the test-only module tests/modules/dm-model2017.ko
-# (scripts/build-test-modules; see the comments at its top and docs/design.md,
+# (scripts/harness/build-test-modules; see the comments at its top and docs/design.md,
 # "The 2017 deadlock class").
 #
 # The seed's deadlock, on demand.  A splitdf device of two legs: first a
@@ -194,7 +194,7 @@ run_mode() {
 
 test_case() {
 	set -e
-	[ -e "$MODEL" ] || fail "no $MODEL (scripts/build-test-modules)"
+	[ -e "$MODEL" ] || fail "no $MODEL (scripts/harness/build-test-modules)"
 	setup_ramdisks 1 8
 	rmmod dm_model2017 2>/dev/null || true
 	insmod "$MODEL"

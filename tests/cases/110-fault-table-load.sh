@@ -1,7 +1,7 @@
 # shellcheck shell=sh disable=SC2034
 # Requires: fault injection with debugfs (CONFIG_FAULT_INJECTION, FAILSLAB,
 # FAIL_PAGE_ALLOC, FAULT_INJECTION_DEBUG_FS: the debug kernels of
-# scripts/build-debug-kernel; SKIP where /proc/thread-self/fail-nth is
+# scripts/harness/build-debug-kernel; SKIP where /proc/thread-self/fail-nth is
 # missing), brd, /tests/bin/dm-failnth (tests/tools/dm-failnth.c).
 #
 # Every allocation of loading a splitdf table fails once.  dm-failnth
@@ -82,7 +82,7 @@ test_case() {
 	if [ ! -e /proc/thread-self/fail-nth ] || [ ! -d "$FI"/failslab ] || [ ! -d "$FI"/fail_page_alloc ]; then
 		skip "no fail-nth, or no failslab or fail_page_alloc in debugfs, in $KREL (CONFIG_FAULT_INJECTION_DEBUG_FS)"
 	fi
-	[ -x "$FAILNTH" ] || fail "no $FAILNTH (scripts/mkinitramfs builds tests/tools)"
+	[ -x "$FAILNTH" ] || fail "no $FAILNTH (scripts/harness/mkinitramfs builds tests/tools)"
 	! dmsetup ls | grep -qv '^No devices found' || fail "dm devices before the case"
 	trap fi_restore EXIT
 	fi_attr "$FI"/failslab

@@ -1,6 +1,6 @@
 # shellcheck shell=sh disable=SC2034
 # Requires: fail_function (CONFIG_FAIL_FUNCTION, FUNCTION_ERROR_INJECTION,
-# FAULT_INJECTION_DEBUG_FS: the debug kernels of scripts/build-debug-kernel;
+# FAULT_INJECTION_DEBUG_FS: the debug kernels of scripts/harness/build-debug-kernel;
 # SKIP where /sys/kernel/debug/fail_function is missing), brd, fio.
 #
 # The no-clone paths on demand.  fail_function makes splitdf_make_rest()

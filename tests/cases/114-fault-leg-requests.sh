@@ -1,6 +1,6 @@
 # shellcheck shell=sh disable=SC2034
 # Requires: fail_make_request (CONFIG_FAIL_MAKE_REQUEST,
-# FAULT_INJECTION_DEBUG_FS: the debug kernels of scripts/build-debug-kernel;
+# FAULT_INJECTION_DEBUG_FS: the debug kernels of scripts/harness/build-debug-kernel;
 # SKIP where /sys/kernel/debug/fail_make_request or make-it-fail is
 # missing), brd, fio.
 #

@@ -1,6 +1,6 @@
 # shellcheck shell=sh disable=SC2034
 # Not part of the suite: the known limitation of split_mode clone, shown on
-# demand by scripts/hazard-dmstats-clone in a VM of its own.  The load of
+# demand by scripts/harness/hazard-dmstats-clone in a VM of its own.  The load of
 # 075-dmstats-under-load in clone mode.  Expected: within seconds an
 # @stats_create or @stats_delete blocks in D state for good.  It called
 # dm_internal_suspend_fast(), which stops new I/O on the device and waits

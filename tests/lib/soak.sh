@@ -2,7 +2,7 @@
 # The soak: fio crc32c verify through two device trees, in every split_mode,
 # while one loop suspends, reloads, merges snapshots and churns dm-stats.
 # Sourced by cases after common.sh (105-soak-short, and the case that
-# scripts/soak generates for `make soak DURATION=...`); soak_main SECONDS
+# scripts/harness/soak generates for `make soak DURATION=...`); soak_main SECONDS
 # runs it and fails on the first error.
 #
 # Trees, each built in each split_mode in turn (8 phases, SECONDS/8 each,

@@ -7,7 +7,7 @@
 #   SPLITDF_ACCEL  qemu accelerator: tcg (default) or kvm where it works
 #   SPLITDF_CASES_DIR  extra directory of cases, packed next to tests/cases
 
-SPLITDF_REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+SPLITDF_REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 SPLITDF_CACHE=${SPLITDF_CACHE:-/var/cache/dm-splitdf}
 SPLITDF_BUILD=${SPLITDF_BUILD:-$SPLITDF_REPO/build}
 export SPLITDF_REPO SPLITDF_CACHE SPLITDF_BUILD
@@ -107,7 +107,7 @@ series_field() {
 }
 
 # Flavours: Debian's kernel flavour suffix.  cloud boots fastest; rt is PREEMPT_RT;
-# debug is built here from Debian's sources (scripts/build-debug-kernel).
+# debug is built here from Debian's sources (scripts/harness/build-debug-kernel).
 check_flavour() {
 	case $1 in cloud | rt | amd64 | debug) ;; *) die "unknown flavour '$1' (cloud, rt, amd64, debug)" ;; esac
 }
@@ -161,7 +161,7 @@ chroot_dir() { echo "$SPLITDF_CACHE/chroot-$1-$2"; }
 kernel_release() {
 	local f
 	f="$(chroot_dir "$1" "$2")/kernel/KREL"
-	[ -s "$f" ] || die "kernel for $1/$2 not prepared (run scripts/prepare-kernel $1 $2)"
+	[ -s "$f" ] || die "kernel for $1/$2 not prepared (run scripts/harness/prepare-kernel $1 $2)"
 	cat "$f"
 }
 
