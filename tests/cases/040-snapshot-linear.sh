@@ -36,11 +36,16 @@ vol_table() {
 	fi
 }
 
-test_case() {
-	set -e
-	setup_ramdisks 3 64
-	dm_create vol "0 $V linear /dev/ram0 0"
-	dm_create origin "0 $V snapshot-origin /dev/mapper/vol"
+# vol_reload TABLE...: the volume's table replaced under its users.
+vol_reload() {
+	dmsetup suspend vol
+	"$@" | dmsetup reload vol
+	dmsetup resume vol
+}
+
+# origin_and_snapshot: fio across the boundary between the origin and the
+# snapshot of one volume, every split_mode.
+origin_and_snapshot() {
 	dm_create snap "0 $V snapshot /dev/mapper/vol /dev/ram1 P 8"
 	for mode in $SPLIT_MODES; do
 		dm_create sdf "0 $V splitdf 2 /dev/mapper/origin 0 $H /dev/mapper/snap $H $H $(features boundary_sectors 8 split_mode "$mode")"
@@ -51,25 +56,28 @@ test_case() {
 	done
 	echo "snapshot status: $(dmsetup status snap | cut -d' ' -f4-)"
 	dmsetup remove snap
+}
 
-	# A fresh snapshot to merge: first the chunks under the merging legs,
-	# then the gated chunks, which the merge takes first.
+# start_gated_merge: a fresh snapshot merging into the volume, held at its
+# first batch.  The chunks under the merging legs are written first, then
+# the gated chunks, which the merge takes first.
+start_gated_merge() {
 	dd if=/dev/zero of=/dev/ram1 bs=4096 count=1 conv=fsync 2>/dev/null
 	dm_create snap "0 $V snapshot /dev/mapper/vol /dev/ram1 P 8"
 	dd if=/dev/urandom of=/dev/mapper/snap bs=1M seek=16 count=8 oflag=direct 2>/dev/null
 	dd if=/dev/urandom of=/dev/mapper/snap bs=1M count=1 oflag=direct 2>/dev/null
 	dmsetup remove snap
-	dmsetup suspend vol
-	vol_table 3600000 | dmsetup reload vol
-	dmsetup resume vol
+	vol_reload vol_table 3600000
 	dmsetup suspend origin
 	echo "0 $V snapshot-merge /dev/mapper/vol /dev/ram1 P 8" | dmsetup reload origin
 	dmsetup resume origin
+}
+
+# fio_during_merge: one device per split mode, all at once, each over its
+# own 2 MiB of the merging origin; no sector may merge meanwhile.
+fio_during_merge() {
 	left=$(merge_left)
 	expect_ge "$left" 1 "sectors left to merge when fio starts"
-
-	# One device per split mode, all at once, each over its own 2 MiB of
-	# the merging origin.
 	o=0
 	for mode in $SPLIT_MODES; do
 		dm_create "m$mode" "0 8192 splitdf 2 /dev/ram2 $o 4096 /dev/mapper/origin $((H + o)) 4096 $(features boundary_sectors 8 split_mode "$mode")"
@@ -91,10 +99,18 @@ test_case() {
 		echo "$mode: during merge: verify clean"
 		dmsetup remove "m$mode"
 	done
+}
+
+test_case() {
+	set -e
+	setup_ramdisks 3 64
+	dm_create vol "0 $V linear /dev/ram0 0"
+	dm_create origin "0 $V snapshot-origin /dev/mapper/vol"
+	origin_and_snapshot
+	start_gated_merge
+	fio_during_merge
 	# Suspending the gate submits what it holds; the merge goes on.
-	dmsetup suspend vol
-	vol_table | dmsetup reload vol
-	dmsetup resume vol
+	vol_reload vol_table
 	i=0
 	while [ "$(merge_left)" -gt 0 ]; do
 		i=$((i + 1))
