@@ -70,9 +70,14 @@ json_num() {
 	sed -n "s/.*\"$2\" : \\([0-9-]*\\).*/\\1/p" "$1" | head -n1
 }
 
-one_mode() {
-	mode=$1
-	echo "-- split_mode $mode"
+# The functions below share, as globals: mode (the split_mode under test),
+# fpid (fio's pid), healthy (the pattern last written to the healthy region)
+# and last_1 ... last_7 (the pattern last written OK across each boundary of
+# CROSS, 0 if its last write failed).
+
+# make_device: the 16 legs alternate so that every boundary of CROSS has a
+# healthy leg on one side and the failing one on the other; then ram1 fails.
+make_device() {
 	table="0 16384 splitdf 16"
 	i=0
 	while [ $i -lt 16 ]; do
@@ -82,7 +87,12 @@ one_mode() {
 	dm_create sdf "$table $(features boundary_sectors 64 split_mode "$mode")"
 	fi_set "$FMR/times" $TIMES
 	fi_set /sys/block/ram1/make-it-fail 1
+}
 
+# start_load: fio in the background, over the first 8 legs, so that the
+# checks run with failing bios in flight; waits until it has mapped 200 bios,
+# so that no check runs before the load does.
+start_load() {
 	# The load runs until the checks are done (SIGTERM: fio stops and reports).
 	fio --name=load --filename=/dev/mapper/sdf --direct=1 --ioengine=libaio --iodepth=16 \
 		--rw=randrw --bsrange=512-128k --blockalign=512 --size=4m --time_based --runtime=600 \
@@ -95,8 +105,11 @@ one_mode() {
 		i=$((i + 1))
 		sleep 0.1
 	done
+}
 
-	# Healthy leg: always OK, always the data written.
+# check_healthy_leg: a failing neighbour must not touch I/O that stays on a
+# healthy leg.
+check_healthy_leg() {
 	v=1
 	while [ $v -le 6 ]; do
 		r=$(dd_io write $HEALTHY 512 $v)
@@ -108,8 +121,12 @@ one_mode() {
 	done
 	healthy=$((v - 1))
 	echo "healthy leg under injection: writes and reads OK, data intact"
+}
 
-	# Crossing writes: OK or EIO; last_<k> is the pattern last written OK, or 0.
+# crossing_writes: each write across a boundary has pieces on the failing
+# leg, so it may fail, but only with EIO; rounds until both OK and EIO were
+# seen, as the failures are random.  last_<k> keeps what the reads must find.
+crossing_writes() {
 	round=0 ok=0 eio=0
 	while [ $ok = 0 ] || [ $eio = 0 ]; do
 		round=$((round + 1))
@@ -128,8 +145,12 @@ one_mode() {
 	done
 	klog_note "$mode: crossing writes: $ok OK, $eio EIO in $round rounds"
 	echo "crossing writes: OK or EIO, both seen"
+}
 
-	# Crossing reads of what was written OK: OK with that data, or EIO.
+# crossing_reads: a read that reports success must carry the data written,
+# though pieces on the failing leg fail at random; ranges whose last write
+# failed hold no known data and are left out.
+crossing_reads() {
 	round=0 rok=0 reio=0
 	while [ $rok = 0 ] || [ $reio = 0 ]; do
 		round=$((round + 1))
@@ -153,10 +174,15 @@ one_mode() {
 	done
 	klog_note "$mode: crossing reads: $rok OK, $reio EIO in $round rounds"
 	echo "crossing reads: OK with the data written, or EIO, both seen"
+}
 
-	kill -0 $fpid 2>/dev/null || { cat "load-$mode.log"; fail "$mode: fio ended before the checks did"; }
-	kill -TERM $fpid
-	wait $fpid || true
+# stop_load: fio must still have been running (else the checks ran without
+# load for part of the time), and the errors it saw must all be EIO: any
+# other errno means a failure was turned into something else on the way up.
+stop_load() {
+	kill -0 "$fpid" 2>/dev/null || { cat "load-$mode.log"; fail "$mode: fio ended before the checks did"; }
+	kill -TERM "$fpid"
+	wait "$fpid" || true
 	j=load-$mode.json
 	[ -s "$j" ] || { cat "load-$mode.log"; fail "$mode: no fio output"; }
 	errs=$(json_num "$j" total_err) first=$(json_num "$j" first_error) jerr=$(json_num "$j" error)
@@ -167,7 +193,12 @@ one_mode() {
 	# fatal one (anything but EIO) stopped it.
 	expect_eq "$jerr" 5 "$mode: fio job's error"
 	echo "fio randrw over the failing leg: errors, all EIO"
+}
 
+# check_without_injection: with ram1 healthy again, every write that had
+# reported OK must read back intact: an OK for data that never reached the
+# failing leg would show here.  No head may stay pinned after the failures.
+check_without_injection() {
 	fi_set /sys/block/ram1/make-it-fail 0
 	fired=$(fi_fired "$FMR/times" $TIMES)
 	klog_note "$mode: fail_make_request failed $fired bios of ram1"
@@ -182,10 +213,25 @@ one_mode() {
 			"$mode: crossing write at $((b - 128)) reported OK: data of pattern $v"
 	done
 	expect_eq "$(dd_io read $HEALTHY 512)" OK "$mode: healthy read without injection"
-	expect_eq "$(md5sum <rd.bin | cut -d' ' -f1)" "$(pat_md5 $healthy 512)" "$mode: healthy leg data"
+	expect_eq "$(md5sum <rd.bin | cut -d' ' -f1)" "$(pat_md5 "$healthy" 512)" "$mode: healthy leg data"
 	echo "injection off: every write reported OK reads back intact, healthy leg too"
 	expect_eq "$(counter sdf pinned)" 0 "$mode pinned at rest"
 	echo "no head pinned"
+}
+
+# one_mode MODE: the whole case in one split_mode.  fail only returns 1 and
+# the case stops through set -e, so the steps run as plain commands: under
+# if, || or && a failed check would not stop it.
+one_mode() {
+	mode=$1
+	echo "-- split_mode $mode"
+	make_device
+	start_load
+	check_healthy_leg
+	crossing_writes
+	crossing_reads
+	stop_load
+	check_without_injection
 	dmsetup remove sdf
 }
 

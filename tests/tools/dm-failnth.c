@@ -212,9 +212,10 @@ static int parse_table(const char *line)
 	return 0;
 }
 
-static void usage(void)
+static void bad_usage(void)
 {
-	fprintf(stderr, "usage: dm-failnth [-a create|load|reload] [-c CPU] [-m MAX] NAME \"START LENGTH TARGET ARGS...\"\n");
+	fprintf(stderr,
+		"usage: dm-failnth [-a create|load|reload] [-c CPU] [-m MAX] NAME \"START LENGTH TARGET ARGS...\"\n");
 	exit(2);
 }
 
@@ -232,138 +233,234 @@ static int setup(int arm_at)
 	if (!e && arm_at == ARM_RELOAD)
 		e = dm_resume();
 	if (e)
-		fprintf(stderr, "dm-failnth: setting up %s before arming: %s\n", dev_name, errname(e));
+		fprintf(stderr, "dm-failnth: setting up %s before arming: %s\n",
+			dev_name, errname(e));
 	return e;
 }
 
-int main(int argc, char **argv)
+/* The command line's options; main() holds their defaults */
+struct opts {
+	int arm_at;
+	int cpu;
+	unsigned int max;
+};
+
+/* Refusals and absorbed failures so far, for the "done" line */
+static unsigned int refused, absorbed;
+
+static const char * const steps[] = { "create", "load", "resume" };
+
+/* Exits with bad_usage() on any bad option, so that callers only see valid ones */
+static void parse_opts(int argc, char **argv, struct opts *o)
 {
-	unsigned int n, max = 2000, refused = 0, absorbed = 0;
-	int arm_at = ARM_CREATE, cpu = -1, opt, e, step, exists, before;
-	static const char * const steps[] = { "create", "load", "resume" };
-	cpu_set_t cpus;
-	long left;
+	int opt;
 
 	while ((opt = getopt(argc, argv, "a:c:m:")) != -1) {
 		switch (opt) {
 		case 'a':
 			if (!strcmp(optarg, "create"))
-				arm_at = ARM_CREATE;
+				o->arm_at = ARM_CREATE;
 			else if (!strcmp(optarg, "load"))
-				arm_at = ARM_LOAD;
+				o->arm_at = ARM_LOAD;
 			else if (!strcmp(optarg, "reload"))
-				arm_at = ARM_RELOAD;
+				o->arm_at = ARM_RELOAD;
 			else
-				usage();
+				bad_usage();
 			break;
 		case 'c':
-			cpu = atoi(optarg);
+			o->cpu = atoi(optarg);
 			break;
 		case 'm':
-			max = strtoul(optarg, NULL, 10);
+			o->max = strtoul(optarg, NULL, 10);
 			break;
 		default:
-			usage();
+			bad_usage();
 		}
 	}
-	if (argc - optind != 2 || !max || parse_table(argv[optind + 1]))
-		usage();
+	if (argc - optind != 2 || !o->max || parse_table(argv[optind + 1]))
+		bad_usage();
 	dev_name = argv[optind];
+}
+
+/* Checked once here, so that dm_load() can build the table without a bound check */
+static int table_fits(void)
+{
 	if (strlen(tgt_args) + 1 + sizeof(struct dm_ioctl) +
 	    sizeof(struct dm_target_spec) + 8 > sizeof(buf)) {
 		fprintf(stderr, "dm-failnth: table too long\n");
-		return 2;
+		return 0;
 	}
-	if (cpu >= 0) {
-		CPU_ZERO(&cpus);
-		CPU_SET(cpu, &cpus);
-		if (sched_setaffinity(0, sizeof(cpus), &cpus)) {
-			perror("dm-failnth: sched_setaffinity");
-			return 2;
-		}
-	}
+	return 1;
+}
 
+static int pin_cpu(int cpu)
+{
+	cpu_set_t cpus;
+
+	CPU_ZERO(&cpus);
+	CPU_SET(cpu, &cpus);
+	if (sched_setaffinity(0, sizeof(cpus), &cpus)) {
+		perror("dm-failnth: sched_setaffinity");
+		return -1;
+	}
+	return 0;
+}
+
+static int open_files(void)
+{
 	control = open(CONTROL, O_RDWR);
 	if (control < 0) {
 		perror("dm-failnth: " CONTROL);
-		return 2;
+		return -1;
 	}
 	fail_nth = open(FAIL_NTH, O_RDWR);
 	if (fail_nth < 0) {
 		perror("dm-failnth: " FAIL_NTH);
-		return 2;
+		return -1;
 	}
-	/*
-	 * No page faults while armed: they would take the injected failure
-	 * in place of the ioctls (and the count would depend on this program).
-	 */
+	return 0;
+}
+
+/*
+ * No page faults while armed: they would take the injected failure in place
+ * of the ioctls (and the count would depend on this program).
+ */
+static void lock_memory(void)
+{
 	memset(buf, 0, sizeof(buf));
 	if (mlockall(MCL_CURRENT | MCL_FUTURE))
 		perror("dm-failnth: mlockall (going on)");
+}
+
+/* What one N did */
+struct attempt {
+	int err;	/* errno of the first armed step that failed, or 0 */
+	int step;	/* that step, or the last one run, as an index in steps[] */
+	long left;	/* fail-nth read back: 0 if the fault was injected */
+	int exists;	/* 1 if the device exists afterwards */
+};
+
+/*
+ * Only ioctls between arm() and disarm(): any other call into the kernel
+ * would make fault-injection checks of its own and shift the count.
+ */
+static void armed_steps(int arm_at, struct attempt *a)
+{
+	a->step = arm_at == ARM_CREATE ? 0 : 1;
+	a->err = a->step ? 0 : dm_create();
+	if (!a->err) {
+		a->step = 1;
+		a->err = dm_load();
+	}
+	if (!a->err) {
+		a->step = 2;
+		a->err = dm_resume();
+	}
+}
+
+/*
+ * A failure without an injected fault is a bug, not a refusal: it ends the
+ * walk.  The first N that succeeds without one ends it too, keeping the
+ * device.  0 or 1: the exit status.
+ */
+static int without_fault(unsigned int n, const struct attempt *a)
+{
+	if (!a->err) {
+		printf("%u - - not-fired kept\n", n);
+		printf("done %u %u %u\n", n, refused, absorbed);
+		return 0;
+	}
+	printf("%u %s %s not-fired %s\n", n, steps[a->step], errname(a->err),
+	       a->exists ? "left" : "none");
+	fprintf(stderr,
+		"dm-failnth: N=%u: %s failed with %s, but no fault was injected\n",
+		n, steps[a->step], errname(a->err));
+	return 1;
+}
+
+/*
+ * After an injected fault the device must go and nothing else may change:
+ * a leftover or lost device is what the walk looks for.  -1 to go on, else
+ * the exit status.
+ */
+static int after_fault(unsigned int n, const struct attempt *a, int before)
+{
+	const char *step = a->err ? steps[a->step] : "-";
+	const char *err = a->err ? errname(a->err) : "-";
+
+	if (a->exists && dm_remove()) {
+		printf("%u %s %s fired left\n", n, step, err);
+		return 1;
+	}
+	printf("%u %s %s fired %s\n", n, step, err, a->exists ? "removed" : "none");
+	/* A walk its caller kills for taking too long still leaves its log */
+	fflush(stdout);
+	if (a->err)
+		refused++;
+	else
+		absorbed++;
+	if (dm_count(0) != before) {
+		dm_count(1);
+		fprintf(stderr,
+			"dm-failnth: N=%u: the device-mapper devices changed (%d before the walk)\n",
+			n, before);
+		return 1;
+	}
+	return -1;
+}
+
+/* One N of the walk: -1 to go on to N + 1, else the exit status */
+static int try_nth(unsigned int n, int arm_at, int before)
+{
+	struct attempt a;
+
+	if (setup(arm_at)) {
+		if (dm_exists() == 1)
+			dm_remove();
+		return 1;
+	}
+	if (arm(n))
+		return 2;
+	armed_steps(arm_at, &a);
+	a.left = disarm();
+	if (a.left < 0)
+		return 2;
+	a.exists = dm_exists();
+	if (a.exists < 0)
+		return 1;
+	if (a.left)
+		return without_fault(n, &a);
+	return after_fault(n, &a, before);
+}
+
+int main(int argc, char **argv)
+{
+	struct opts o = { .arm_at = ARM_CREATE, .cpu = -1, .max = 2000 };
+	unsigned int n;
+	int before, ret;
+
+	parse_opts(argc, argv, &o);
+	if (!table_fits())
+		return 2;
+	if (o.cpu >= 0 && pin_cpu(o.cpu))
+		return 2;
+	if (open_files())
+		return 2;
+	lock_memory();
 	before = dm_count(0);
 	if (before < 0)
 		return 2;
+	/* The walk removes the device at every N: it must not be someone's */
 	if (dm_exists()) {
 		fprintf(stderr, "dm-failnth: %s exists before the walk\n", dev_name);
 		return 2;
 	}
-
-	for (n = 1; n <= max; n++) {
-		if (setup(arm_at)) {
-			if (dm_exists() == 1)
-				dm_remove();
-			return 1;
-		}
-		step = arm_at == ARM_CREATE ? 0 : 1;
-		if (arm(n))
-			return 2;
-		e = step ? 0 : dm_create();
-		if (!e) {
-			step = 1;
-			e = dm_load();
-		}
-		if (!e) {
-			step = 2;
-			e = dm_resume();
-		}
-		left = disarm();
-		if (left < 0)
-			return 2;
-		exists = dm_exists();
-		if (exists < 0)
-			return 1;
-
-		if (!e && left) {
-			printf("%u - - not-fired kept\n", n);
-			printf("done %u %u %u\n", n, refused, absorbed);
-			return 0;
-		}
-		if (e && left) {
-			printf("%u %s %s not-fired %s\n", n, steps[step], errname(e),
-			       exists ? "left" : "none");
-			fprintf(stderr, "dm-failnth: N=%u: %s failed with %s, but no fault was injected\n",
-				n, steps[step], errname(e));
-			return 1;
-		}
-		if (exists && dm_remove()) {
-			printf("%u %s %s fired left\n", n, e ? steps[step] : "-", e ? errname(e) : "-");
-			return 1;
-		}
-		printf("%u %s %s fired %s\n", n, e ? steps[step] : "-", e ? errname(e) : "-",
-		       exists ? "removed" : "none");
-		fflush(stdout);
-		if (e)
-			refused++;
-		else
-			absorbed++;
-		if (dm_count(0) != before) {
-			dm_count(1);
-			fprintf(stderr, "dm-failnth: N=%u: the device-mapper devices changed (%d before the walk)\n",
-				n, before);
-			return 1;
-		}
+	for (n = 1; n <= o.max; n++) {
+		ret = try_nth(n, o.arm_at, before);
+		if (ret >= 0)
+			return ret;
 	}
-	fprintf(stderr, "dm-failnth: no success within %u injected failures\n", max);
+	fprintf(stderr, "dm-failnth: no success within %u injected failures\n", o.max);
 	printf("done - %u %u\n", refused, absorbed);
 	return 1;
 }
