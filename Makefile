@@ -31,8 +31,9 @@ VERSION := $(shell sed -n 's/^\#define SPLITDF_VERSION[[:space:]]*"\(.*\)"/\1/p'
 CHECKPATCH ?= $(KDIR)/scripts/checkpatch.pl
 
 SOURCES := dm-splitdf.c dm-splitdf.h
-# Test-only modules (scripts/harness/build-test-modules): checked, never installed
-TEST_SOURCES := $(wildcard tests/modules/*.c)
+# Test-only modules (scripts/harness/build-test-modules) and the guests' helper
+# programs (tests/tools): checked, never installed
+TEST_SOURCES := $(wildcard tests/modules/*.c tests/tools/*.c)
 
 all: modules
 
