@@ -9,10 +9,9 @@ TIMEOUT=300
 R0=/dev/ram0
 R1=/dev/ram1
 
-test_case() {
-	set -e
-	setup_ramdisks 2 1
-	size=$(sectors $R0)
+# try_malformed_lines: every line below must be refused; n counts them, so that a
+# line lost from the list shows in the count test_case checks.
+try_malformed_lines() {
 	n=0
 	while IFS='|' read -r len params err; do
 		expect_refused bad "0 $len splitdf $params" "$err"
@@ -65,19 +64,32 @@ test_case() {
 	1000|1 $R0 0 1000 4 split_mode ordered max_pieces 4294967296|Invalid max_pieces
 	1000|1 $R0 0 1000 6 split_mode ordered max_pieces 2 max_pieces 2|Feature given twice
 	CASES
-	expect_ge $n 46 "malformed lines tried"
+}
 
-	# A zoned leg is refused at load: splitdf would split zone appends.
+# A zoned leg is refused at load: splitdf would split zone appends.
+refuse_zoned_leg() {
 	setup_nullb 1 0 "zoned=1 zone_size=4 cache_size=0"
 	expect_refused bad "0 8192 splitdf 1 /dev/nullb0 0 8192" "Zoned devices are not supported"
 	teardown_nullb
+}
 
-	# A split inside a 4 KiB-block leg must fall on a 4 KiB boundary.
+# A split inside a 4 KiB-block leg must fall on a 4 KiB boundary.
+check_4k_boundary() {
 	setup_nullb 1 0 "bs=4096"
 	expect_refused bad "0 8192 splitdf 1 /dev/nullb0 0 8192 2 boundary_sectors 12" \
 		"boundary_sectors not aligned to a leg's logical block size"
 	dm_create good4k "0 8192 splitdf 1 /dev/nullb0 0 8192 $(features boundary_sectors 16)"
 	dmsetup remove good4k
 	teardown_nullb
+}
+
+test_case() {
+	set -e
+	setup_ramdisks 2 1
+	size=$(sectors $R0)
+	try_malformed_lines
+	expect_ge $n 46 "malformed lines tried"
+	refuse_zoned_leg
+	check_4k_boundary
 	echo "$((n + 2)) malformed tables refused"
 }
