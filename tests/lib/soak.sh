@@ -71,20 +71,24 @@ soak_error() {
 # soak_run LIMIT CMD...: CMD must succeed within LIMIT seconds; its output
 # is left in soak.run.out.  Polled: a task blocked in D state ignores signals.
 soak_run() {
-	sr_limit=$(($1 * 20)) sr_n=0
+	sr_limit=$1 sr_n=0
 	shift
-	[ -z "${SOAK_TRACE:-}" ] || read -r sr_t0 _ </proc/uptime
+	soak_now
+	sr_t0=$SOAK_T
+	[ -z "${SOAK_TRACE:-}" ] || read -r sr_tr0 _ </proc/uptime
 	"$@" >soak.run.out 2>&1 &
 	sr_pid=$!
+	# Clock time, not a count of polls: on a debug kernel one poll (a fork for
+	# usleep) can take a second.  A slow command must not hold up the progress
+	# line either.
 	while kill -0 "$sr_pid" 2>/dev/null; do
-		if [ "$sr_n" -ge "$sr_limit" ]; then
-			soak_error "hang: '$*' did not return within $((sr_limit / 20)) s"
+		soak_progress
+		if [ $((SOAK_T - sr_t0)) -gt "$sr_limit" ]; then
+			soak_error "hang: '$*' did not return within $sr_limit s"
 			return 1
 		fi
 		usleep 50000
 		sr_n=$((sr_n + 1))
-		# A slow command (seconds on a debug kernel) must not hold up the progress line.
-		[ $((sr_n % 20)) != 0 ] || soak_progress
 	done
 	if ! wait "$sr_pid"; then
 		soak_error "'$*' failed: $(cat soak.run.out)"
@@ -92,7 +96,7 @@ soak_run() {
 	fi
 	if [ -n "${SOAK_TRACE:-}" ]; then
 		read -r sr_t1 _ </proc/uptime
-		echo "soak: trace: $sr_t0 +$(echo "$sr_t1 $sr_t0" | awk '{ printf "%.2f", $1 - $2 }') s ($sr_n polls): $*"
+		echo "soak: trace: $sr_tr0 +$(echo "$sr_t1 $sr_tr0" | awk '{ printf "%.2f", $1 - $2 }') s ($sr_n polls): $*"
 	fi
 }
 
