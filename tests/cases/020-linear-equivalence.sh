@@ -24,7 +24,7 @@ linear_table() {
 fill() {
 	fio --name=fill --filename="$1" --rw=write --bsrange=512-1m --blockalign=512 \
 		--direct=1 --ioengine=libaio --iodepth=16 --refill_buffers \
-		--randseed="$2" --output=fill.fio || { cat fill.fio; fail "fill $1"; }
+		--size="$(scaled 100)%" --randseed="$2" --output=fill.fio || { cat fill.fio; fail "fill $1"; }
 }
 
 # Each leg's region on its own device equals its slice of the splitdf device.
@@ -58,7 +58,7 @@ test_case() {
 
 		fill /dev/mapper/sdf $seed
 		compare "$mode: written through splitdf, read through dm-linear"
-		expect_splits sdf "$mode" 1000
+		expect_splits sdf "$mode" "$(scaled 1000)"
 
 		fill /dev/mapper/lin $((seed + 1))
 		compare "$mode: written through dm-linear, read through splitdf"

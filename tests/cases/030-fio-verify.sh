@@ -31,11 +31,11 @@ test_case() {
 	set -e
 	setup_ramdisks 2 64
 	# The example shape, scaled: odd offsets, one device twice.
-	run_layout odd24 "0 124995 splitdf 3 /dev/ram0 7 50003 /dev/ram1 13 49991 /dev/ram0 70000 25001" "boundary_sectors 24" 50 \
-		--size=48m
+	run_layout odd24 "0 124995 splitdf 3 /dev/ram0 7 50003 /dev/ram1 13 49991 /dev/ram0 70000 25001" "boundary_sectors 24" "$(scaled 50)" \
+		--size="$(scaled 48)m"
 	# Tiny odd boundary: a 1 MiB bio leaves a chain of ~290 remainders.
-	run_layout tiny7 "0 65536 splitdf 2 /dev/ram1 0 32768 /dev/ram0 65536 32768" "boundary_sectors 7" 50 \
-		--size=24m --iodepth=32
+	run_layout tiny7 "0 65536 splitdf 2 /dev/ram1 0 32768 /dev/ram0 65536 32768" "boundary_sectors 7" "$(scaled 50)" \
+		--size="$(scaled 24)m" --iodepth=32
 	# Legs only, many of them, two jobs on disjoint halves.
 	table="0 65536 splitdf 16"
 	i=0
@@ -43,11 +43,11 @@ test_case() {
 		table="$table /dev/ram$((i % 2)) $((i * 4096 + 3)) 4096"
 		i=$((i + 1))
 	done
-	run_layout legs16 "$table" "" 5 --size=16m --numjobs=2 --offset_increment=16m
+	run_layout legs16 "$table" "" 5 --size="$(scaled 16)m" --numjobs=2 --offset_increment=16m
 	# blk-mq legs that complete from a timer: heads are still in flight in
 	# a request when their remainders complete.
 	setup_nullb 2 0 "irqmode=2 completion_nsec=20000"
-	run_layout mq7 "0 65536 splitdf 2 /dev/nullb0 0 32768 /dev/nullb1 32768 32768" "boundary_sectors 7" 50 \
-		--size=24m --iodepth=32
+	run_layout mq7 "0 65536 splitdf 2 /dev/nullb0 0 32768 /dev/nullb1 32768 32768" "boundary_sectors 7" "$(scaled 50)" \
+		--size="$(scaled 24)m" --iodepth=32
 	teardown_nullb
 }

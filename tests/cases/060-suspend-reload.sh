@@ -48,7 +48,7 @@ cycle_reload() {
 cycle_mode() {
 	# shellcheck disable=SC2086 # the features, word by word
 	dm_reload sdf "0 80000 splitdf 2 $LEGS $(features $1)"
-	fio_verify /dev/mapper/sdf "bg-$2" --size=30m --iodepth=32 --loops=3 &
+	fio_verify /dev/mapper/sdf "bg-$2" --size=30m --iodepth=32 --loops="$(scaled 3)" &
 	fio_pid=$!
 	sleep 2
 	cycle_suspend
@@ -64,7 +64,7 @@ test_case() {
 	cycle_mode "boundary_sectors 8" clone
 	cycle_mode "boundary_sectors 8 split_mode ordered" ordered
 
-	fio_verify /dev/mapper/sdf bg --size=30m --iodepth=32 --loops=3 &
+	fio_verify /dev/mapper/sdf bg --size=30m --iodepth=32 --loops="$(scaled 3)" &
 	fio_pid=$!
 	sleep 2
 	cycle_reload

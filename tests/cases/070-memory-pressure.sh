@@ -41,22 +41,22 @@ test_case() {
 	dd if=/dev/zero of=/dev/ram1 bs=1M oflag=direct 2>/dev/null || true
 	hog 96
 
-	fio_verify /dev/mapper/deep deep --bsrange=1m-1m --iodepth=32 --size=40m
+	fio_verify /dev/mapper/deep deep --bsrange=1m-1m --iodepth=32 --size="$(scaled 40)m"
 	expect_ge "$(counter deep peak_pinned)" 64 "deepest chain"
 	echo "deep: verify clean, core_splits $(counter deep core_splits)"
 
-	fio_verify /dev/mapper/capped capped --bsrange=1m-1m --iodepth=32 --size=40m
-	expect_ge "$(counter capped core_splits)" 1000 "splits handed to dm core"
+	fio_verify /dev/mapper/capped capped --bsrange=1m-1m --iodepth=32 --size="$(scaled 40)m"
+	expect_ge "$(counter capped core_splits)" "$(scaled 1000)" "splits handed to dm core"
 	peak=$(counter capped peak_pinned)
 	[ "$peak" -le 4 ] || fail "peak_pinned $peak above max_pinned 4"
 	echo "capped: verify clean, peak_pinned within max_pinned"
 
-	fio_verify /dev/mapper/ordered ordered --bsrange=1m-1m --iodepth=32 --size=40m
-	expect_ge "$(counter ordered remainders)" 10000 "ordered pieces"
+	fio_verify /dev/mapper/ordered ordered --bsrange=1m-1m --iodepth=32 --size="$(scaled 40)m"
+	expect_ge "$(counter ordered remainders)" "$(scaled 10000)" "ordered pieces"
 	echo "ordered: verify clean, core_splits $(counter ordered core_splits)"
 
-	fio_verify /dev/mapper/pieces pieces --bsrange=1m-1m --iodepth=32 --size=40m
-	expect_ge "$(counter pieces core_splits)" 1000 "max_pieces: rests handed to dm core"
+	fio_verify /dev/mapper/pieces pieces --bsrange=1m-1m --iodepth=32 --size="$(scaled 40)m"
+	expect_ge "$(counter pieces core_splits)" "$(scaled 1000)" "max_pieces: rests handed to dm core"
 	echo "pieces: verify clean, dm core split off what max_pieces left"
 	unhog
 	expect_eq "$(counter deep pinned)$(counter capped pinned)" "00" "pinned at rest"

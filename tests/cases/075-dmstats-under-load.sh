@@ -49,7 +49,7 @@ test_case() {
 		dm_create sdf "0 80000 splitdf 2 $LEGS $(features boundary_sectors 8 split_mode "$mode")"
 		# One region that stays, to show the I/O was counted.
 		keep=$(stats_msg sdf @stats_create - /1)
-		fio_verify /dev/mapper/sdf "stats-$mode" --size=30m --iodepth=32 --loops=2 &
+		fio_verify /dev/mapper/sdf "stats-$mode" --size=30m --iodepth=32 --loops="$(scaled 2)" &
 		fio_pid=$!
 		sleep 1
 		churn_regions sdf 40

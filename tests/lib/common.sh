@@ -105,6 +105,16 @@ features() {
 	[ $# -eq 0 ] || echo "$# $*"
 }
 
+# scaled N: N divided by the harness's I/O scale (SPLITDF_IO_SCALE; 4 on a debug
+# kernel, where I/O runs ten times slower), at least 1.  For fio sizes and
+# passes and the counts that follow from them; what a case proves about a
+# single bio (a chain's depth, a cap) must not be scaled.
+scaled() {
+	set -- $(($1 / ${SPLITDF_IO_SCALE:-1}))
+	[ "$1" -gt 0 ] || set -- 1
+	echo "$1"
+}
+
 # counter NAME FIELD: one of the INFO counters (docs/splitdf.rst, "Status").
 counter() {
 	set -- "$1" "$2" "$(dmsetup status "$1")"
