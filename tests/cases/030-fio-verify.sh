@@ -43,7 +43,7 @@ test_case() {
 		table="$table /dev/ram$((i % 2)) $((i * 4096 + 3)) 4096"
 		i=$((i + 1))
 	done
-	run_layout legs16 "$table" "" 5 --size="$(scaled 16)m" --numjobs=2 --offset_increment=16m
+	run_layout legs16 "$table" "" "$(scaled 5)" --size="$(scaled 16)m" --numjobs=2 --offset_increment=16m
 	# blk-mq legs that complete from a timer: heads are still in flight in
 	# a request when their remainders complete.
 	setup_nullb 2 0 "irqmode=2 completion_nsec=20000"
