@@ -12,6 +12,7 @@
 # the time: it must be success (and the data verified) or EIO, nothing else.
 DESCRIPTION="dm-error and dm-flakey legs: failures reach the submitter"
 TIMEOUT=600
+TS=${SPLITDF_TIMEOUT_SCALE:-1}
 
 # leg_kind NAME BADTABLE RD WR: the bad leg as BADTABLE, every split_mode.
 leg_kind() {
@@ -37,9 +38,11 @@ leg_kind() {
 }
 
 # Crossing writes + verify (good -> flakey) for at least 4 s and until both
-# outcomes were seen (at most 40 s); each must succeed with its data read back
-# intact, or fail with EIO.  Meanwhile fio verify runs on the first half of
-# good leg A (the crossing writes start in its second half).
+# outcomes were seen (at most 40 s; both, and the leg's 1 s intervals, times
+# the timeout scale: on a debug kernel one write + verify outlasts 1 s, and in
+# 40 s a guest saw only two attempts, both EIO); each must succeed with its
+# data read back intact, or fail with EIO.  Meanwhile fio verify runs on the
+# first half of good leg A (the crossing writes start in its second half).
 intervals() {
 	mode=$1
 	badleg_create sdf /dev/mapper/bad "$mode"
@@ -49,8 +52,8 @@ intervals() {
 	while :; do
 		i=$((i + 1))
 		now=$(date +%s)
-		if [ $((now - t0)) -ge 4 ] && [ $ok -gt 0 ] && [ $eio -gt 0 ]; then break; fi
-		[ $((now - t0)) -lt 40 ] || fail "$mode: in 40 s: $ok writes verified, $eio EIO"
+		if [ $((now - t0)) -ge $((4 * TS)) ] && [ $ok -gt 0 ] && [ $eio -gt 0 ]; then break; fi
+		[ $((now - t0)) -lt $((40 * TS)) ] || fail "$mode: in $((40 * TS)) s: $ok writes verified, $eio EIO"
 		if io_at /dev/mapper/sdf write 3968 256 --verify=pattern \
 			--verify_pattern="0x$(printf %02x $((i % 250 + 1)))" --do_verify=1 --verify_fatal=1; then
 			ok=$((ok + 1))
@@ -74,7 +77,7 @@ test_case() {
 	leg_kind flakey-down "0 1024 flakey /dev/ram1 0 0 1" EIO EIO
 	leg_kind flakey-error_writes "0 1024 flakey /dev/ram1 0 0 1 1 error_writes" OK EIO
 	leg_kind flakey-drop_writes "0 1024 flakey /dev/ram1 0 0 1 1 drop_writes" OK OK
-	dm_create bad "0 1024 flakey /dev/ram1 0 1 1"
+	dm_create bad "0 1024 flakey /dev/ram1 0 $TS $TS"
 	for mode in $SPLIT_MODES; do
 		intervals "$mode"
 	done
