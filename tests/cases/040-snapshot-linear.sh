@@ -48,11 +48,10 @@ vol_reload() {
 # slow kernel over a part of it around that boundary.
 origin_and_snapshot() {
 	dm_create snap "0 $V snapshot /dev/mapper/vol /dev/ram1 P 8"
-	part=$(scaled 100)
 	for mode in $SPLIT_MODES; do
 		dm_create sdf "0 $V splitdf 2 /dev/mapper/origin 0 $H /dev/mapper/snap $H $H $(features boundary_sectors 8 split_mode "$mode")"
-		fio_verify /dev/mapper/sdf "snapwrite-$mode" --iodepth=32 \
-			--size="$part%" --offset="$(((100 - part) / 2))%"
+		# shellcheck disable=SC2046 # two fio options
+		fio_verify /dev/mapper/sdf "snapwrite-$mode" --iodepth=32 $(scaled_middle)
 		expect_splits sdf "$mode" "$(scaled 100)"
 		echo "$mode: origin + snapshot: verify clean"
 		dmsetup remove sdf

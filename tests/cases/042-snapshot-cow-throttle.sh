@@ -37,9 +37,6 @@ test_case() {
 	echo 8192 >$TR/buffer_size_kb
 	echo io_schedule >$TR/set_ftrace_filter
 	echo function >$TR/current_tracer
-	# The whole volume, or on a slow kernel a part of it around the boundary
-	# between origin and snapshot: every chunk written is copied first.
-	part=$(scaled 100)
 	for mode in $SPLIT_MODES; do
 		# A new snapshot for each mode, or only the first would copy chunks.
 		dd if=/dev/zero of=/dev/ram1 bs=64k count=1 oflag=direct 2>/dev/null
@@ -47,8 +44,11 @@ test_case() {
 		dm_create sdf "0 $V splitdf 2 /dev/mapper/origin 0 $H /dev/mapper/snap $H $H $(features boundary_sectors 8 split_mode "$mode")"
 		echo >$TR/trace
 		echo 1 >$TR/tracing_on
-		fio_verify /dev/mapper/sdf "cowthrottle-$mode" --iodepth=32 \
-			--size="$part%" --offset="$(((100 - part) / 2))%"
+		# The whole volume, or on a slow kernel a part of it around the
+		# boundary between origin and snapshot; every chunk written is copied
+		# first.
+		# shellcheck disable=SC2046 # two fio options
+		fio_verify /dev/mapper/sdf "cowthrottle-$mode" --iodepth=32 $(scaled_middle)
 		echo 0 >$TR/tracing_on
 		waits=$(throttle_waits)
 		expect_ge "$waits" 1 "$mode: writers the COW throttle made wait"

@@ -115,6 +115,14 @@ scaled() {
 	echo "$1"
 }
 
+# scaled_middle: fio options for the middle part of a device that scaled
+# leaves of it (the whole device at scale 1), so that a boundary in the
+# middle is still crossed.
+scaled_middle() {
+	set -- "$(scaled 100)"
+	echo "--size=$1% --offset=$(((100 - $1) / 2))%"
+}
+
 # counter NAME FIELD: one of the INFO counters (docs/splitdf.rst, "Status").
 counter() {
 	set -- "$1" "$2" "$(dmsetup status "$1")"
