@@ -17,6 +17,16 @@ die() { log "ERROR: $*"; exit 1; }
 
 need_root() { [ "$(id -u)" = 0 ] || die "must run as root (debootstrap, chroot, mounts)"; }
 
+# apt-get on the host, one at a time: run-tests --jobs prepares kernels side
+# by side, and apt-get fails at once when another holds dpkg's lock.  The
+# project's lock orders its own jobs; the timeout waits for anyone else's.
+host_apt() {
+	(
+		flock 9
+		DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 "$@"
+	) 9>/run/dm-splitdf-apt.lock
+}
+
 # Install only the packages that are missing; run 'apt-get update' at most once.
 _apt_updated=
 need_pkgs() {
@@ -26,11 +36,11 @@ need_pkgs() {
 	done
 	[ ${#missing[@]} -eq 0 ] && return 0
 	log "installing ${missing[*]}"
-	if ! DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null; then
+	if ! host_apt install -y -q --no-install-recommends "${missing[@]}" >/dev/null; then
 		[ -n "$_apt_updated" ] && die "apt-get install ${missing[*]} failed"
-		apt-get update -q >/dev/null
+		host_apt update -q >/dev/null
 		_apt_updated=1
-		DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null ||
+		host_apt install -y -q --no-install-recommends "${missing[@]}" >/dev/null ||
 			die "apt-get install ${missing[*]} failed"
 	fi
 }
