@@ -40,7 +40,7 @@ check_flush() {
 }
 
 zero_md5() {
-	dd if=/dev/zero bs=512 count="$1" 2>/dev/null | md5sum | cut -d' ' -f1
+	dd if=/dev/zero iflag=count_bytes bs=512k count=$(($1 * 512)) 2>/dev/null | md5sum | cut -d' ' -f1
 }
 
 # check_cleared OP START COUNT: the range reads zero, its neighbours not.
