@@ -12,7 +12,6 @@
 # the time: it must be success (and the data verified) or EIO, nothing else.
 DESCRIPTION="dm-error and dm-flakey legs: failures reach the submitter"
 TIMEOUT=600
-TS=${SPLITDF_TIMEOUT_SCALE:-1}
 
 # leg_kind NAME BADTABLE RD WR: the bad leg as BADTABLE, every split_mode.
 leg_kind() {
@@ -37,12 +36,10 @@ leg_kind() {
 	dmsetup remove bad
 }
 
-# Crossing writes + verify (good -> flakey) for at least 4 s and until both
-# outcomes were seen (at most 40 s; both, and the leg's 1 s intervals, times
-# the timeout scale: on a debug kernel one write + verify outlasts 1 s, and in
-# 40 s a guest saw only two attempts, both EIO); each must succeed with its
-# data read back intact, or fail with EIO.  Meanwhile fio verify runs on the
-# first half of good leg A (the crossing writes start in its second half).
+# Crossing writes + verify (good -> flakey) for at least 4 intervals and
+# until both outcomes were seen (at most 40 intervals); each must succeed with
+# its data read back intact, or fail with EIO.  Meanwhile fio verify runs on
+# the first half of good leg A (the crossing writes start in its second half).
 intervals() {
 	mode=$1
 	badleg_create sdf /dev/mapper/bad "$mode"
@@ -52,8 +49,8 @@ intervals() {
 	while :; do
 		i=$((i + 1))
 		now=$(date +%s)
-		if [ $((now - t0)) -ge $((4 * TS)) ] && [ $ok -gt 0 ] && [ $eio -gt 0 ]; then break; fi
-		[ $((now - t0)) -lt $((40 * TS)) ] || fail "$mode: in $((40 * TS)) s: $ok writes verified, $eio EIO"
+		if [ $((now - t0)) -ge $((4 * IV)) ] && [ $ok -gt 0 ] && [ $eio -gt 0 ]; then break; fi
+		[ $((now - t0)) -lt $((40 * IV)) ] || fail "$mode: in $((40 * IV)) s: $ok writes verified, $eio EIO"
 		if io_at /dev/mapper/sdf write 3968 256 --verify=pattern \
 			--verify_pattern="0x$(printf %02x $((i % 250 + 1)))" --do_verify=1 --verify_fatal=1; then
 			ok=$((ok + 1))
@@ -70,6 +67,19 @@ intervals() {
 	dmsetup remove sdf
 }
 
+# set_interval: IV, the flakey leg's up and down interval in seconds: three
+# times what a crossing write + verify takes here, so that an attempt fits in
+# an up interval even beside the verify on good leg A.  On a debug kernel
+# sharing its host's cores one took about 20 s, and with fixed 10 s intervals
+# every attempt for 400 s met a down one.
+set_interval() {
+	t0=$(now_cs)
+	io_at /dev/mapper/sdf write 3968 256 --verify=pattern --verify_pattern=0x5a \
+		--do_verify=1 --verify_fatal=1 || { cat io_at.log; fail "timing a crossing write + verify"; }
+	IV=$(((3 * ($(now_cs) - t0) + 99) / 100))
+	[ "$IV" -ge 1 ] || IV=1
+}
+
 test_case() {
 	set -e
 	setup_ramdisks 2 8
@@ -77,7 +87,12 @@ test_case() {
 	leg_kind flakey-down "0 1024 flakey /dev/ram1 0 0 1" EIO EIO
 	leg_kind flakey-error_writes "0 1024 flakey /dev/ram1 0 0 1 1 error_writes" OK EIO
 	leg_kind flakey-drop_writes "0 1024 flakey /dev/ram1 0 0 1 1 drop_writes" OK OK
-	dm_create bad "0 1024 flakey /dev/ram1 0 $TS $TS"
+	dm_create bad "0 1024 linear /dev/ram1 0"
+	badleg_create sdf /dev/mapper/bad clone
+	set_interval
+	dmsetup remove sdf bad
+	klog_note "flakey intervals: $IV s up, $IV s down"
+	dm_create bad "0 1024 flakey /dev/ram1 0 $IV $IV"
 	for mode in $SPLIT_MODES; do
 		intervals "$mode"
 	done

@@ -59,9 +59,6 @@ field() {
 	echo "${3:-$(dmsetup status "$1")}" | tr ' ' '\n' | sed -n "s/^$2=//p"
 }
 
-# Hundredths of a second since boot.
-now_cs() { awk '{ printf "%d", $1 * 100 }' /proc/uptime; }
-
 # The deadlock as it stands: the worker holds the lock waiting for a tracked
 # read, a lock2017 map waits for the lock, and that read has not even been
 # mapped: it is queued on a task's bio list, which nothing else empties.

@@ -123,6 +123,9 @@ scaled_middle() {
 	echo "--size=$1% --offset=$(((100 - $1) / 2))%"
 }
 
+# now_cs: hundredths of a second since boot.
+now_cs() { awk '{ printf "%d", $1 * 100 }' /proc/uptime; }
+
 # counter NAME FIELD: one of the INFO counters (docs/splitdf.rst, "Status").
 counter() {
 	set -- "$1" "$2" "$(dmsetup status "$1")"
