@@ -341,7 +341,7 @@ soak_step() {
 # on a debug kernel ends in minutes (tests/lib/common.sh: scaled).
 soak_fio_loop() {
 	half=$(($2 * 256)) pass=0
-	part=$((half / ${SPLITDF_IO_SCALE:-1} / 512 * 512))
+	part=$(($(scaled $(($2 / 2))) * 512))
 	while :; do
 		soak_now
 		[ "$pass" = 0 ] || [ "$SOAK_T" -lt "$3" ] || break
