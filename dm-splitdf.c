@@ -19,8 +19,10 @@
 #include <linux/ctype.h>
 #include <linux/error-injection.h>
 #include <linux/kernel.h>
+#include <linux/list.h>
 #include <linux/llist.h>
 #include <linux/module.h>
+#include <linux/mutex.h>
 #include <linux/percpu.h>
 #include <linux/slab.h>
 #include <linux/wait.h>
@@ -37,6 +39,13 @@
 #define SPLITDF_MIN_CLONES	64
 
 #define SPLITDF_MAX_LEGS	65535
+
+/*
+ * The longest IMA text of one leg, and the closing ';': 3 indices of 5
+ * digits, a device name of 15 characters, two numbers of 20 digits.
+ */
+#define SPLITDF_IMA_LEG_MAX	(sizeof(",leg__device_name=,leg__offset=,leg__sectors=;") \
+				 + 3 * 5 + 15 + 2 * 20)
 
 /* Remainder completions nested directly; see splitdf_complete_parent() */
 #define SPLITDF_NEST_MAX	4
@@ -79,19 +88,34 @@ struct splitdf_stats {
 	u64 core_splits;	/* crossing bios handed to dm core instead */
 };
 
+/*
+ * Heads that still wait for their remainder, on one mapped device: each
+ * holds one of the device's dm_ios, whichever of its splitdf targets (in
+ * the live table or one loaded beside it) pinned it, so all of them share
+ * this.  See splitdf_try_pin().
+ */
+struct splitdf_pins {
+	struct list_head list;		/* on splitdf_all_pins */
+	struct mapped_device *md;
+	unsigned int users;		/* targets sharing it */
+	atomic_t pinned;
+	wait_queue_head_t unpinned;
+	bool draining;
+};
+
+static LIST_HEAD(splitdf_all_pins);
+static DEFINE_MUTEX(splitdf_pins_lock);
+
 struct splitdf_c {
 	struct gendisk *disk;	/* this dm device: where remainders go */
 	struct bio_set bs;
 	struct splitdf_stats __percpu *stats;
-
-	/* Heads that still wait for their remainder; see splitdf_try_pin() */
-	atomic_t pinned;
-	atomic_t peak_pinned;
-	wait_queue_head_t unpinned;
-	bool draining;
+	struct splitdf_pins *pins;
+	unsigned int pin_limit;	/* from max_pinned and dm's reserve */
+	atomic_t peak_pinned;	/* the most pins this target saw */
 
 	u32 boundary;		/* split every so many sectors; 0: legs only */
-	u32 max_pinned;		/* 0: no limit */
+	u32 max_pinned;		/* 0: dm's reserve alone limits */
 	u32 max_pieces;		/* 0: SPLITDF_MAX_PIECES */
 	enum splitdf_mode mode;
 	bool mode_given;	/* to refuse split_mode twice, even "clone" */
@@ -110,6 +134,13 @@ struct splitdf_per_bio {
 	 * bios through bi_next.
 	 */
 	struct llist_node pending;
+	/*
+	 * While a remainder or pieces are chained to the bio: dm core's
+	 * completion of it, and an error of what is chained; see
+	 * splitdf_chained_endio().
+	 */
+	bio_end_io_t *end_io;
+	blk_status_t status;
 	/*
 	 * Clone mode's remainder of this bio, if it crosses a boundary.  It
 	 * lives here, in memory dm core allocated with the bio, because the
@@ -145,6 +176,37 @@ static int splitdf_parse_uint(const char *arg, unsigned int min,
 	return 0;
 }
 
+static struct splitdf_pins *splitdf_get_pins(struct mapped_device *md)
+{
+	struct splitdf_pins *pins;
+
+	mutex_lock(&splitdf_pins_lock);
+	list_for_each_entry(pins, &splitdf_all_pins, list)
+		if (pins->md == md)
+			goto found;
+	pins = kzalloc(sizeof(*pins), GFP_KERNEL);
+	if (!pins)
+		goto out;
+	pins->md = md;
+	init_waitqueue_head(&pins->unpinned);
+	list_add(&pins->list, &splitdf_all_pins);
+found:
+	pins->users++;
+out:
+	mutex_unlock(&splitdf_pins_lock);
+	return pins;
+}
+
+static void splitdf_put_pins(struct splitdf_pins *pins)
+{
+	mutex_lock(&splitdf_pins_lock);
+	if (!--pins->users) {
+		list_del(&pins->list);
+		kfree(pins);
+	}
+	mutex_unlock(&splitdf_pins_lock);
+}
+
 static void splitdf_free(struct dm_target *ti, struct splitdf_c *sc)
 {
 	unsigned int i;
@@ -154,9 +216,11 @@ static void splitdf_free(struct dm_target *ti, struct splitdf_c *sc)
 			dm_put_device(ti, sc->legs[i].dev);
 	if (bioset_initialized(&sc->bs))
 		bioset_exit(&sc->bs);
+	if (sc->pins)
+		splitdf_put_pins(sc->pins);
 	free_percpu(sc->stats);
-	kfree(sc->flush_legs);
-	kfree(sc);
+	kvfree(sc->flush_legs);
+	kvfree(sc);
 }
 
 static int splitdf_check_leg(struct dm_target *ti, struct splitdf_leg *leg)
@@ -363,8 +427,8 @@ static int splitdf_init_flush_legs(struct splitdf_c *sc)
 {
 	unsigned int i, j;
 
-	sc->flush_legs = kcalloc(sc->nr_legs, sizeof(*sc->flush_legs),
-				 GFP_KERNEL);
+	sc->flush_legs = kvcalloc(sc->nr_legs, sizeof(*sc->flush_legs),
+				  GFP_KERNEL);
 	if (!sc->flush_legs)
 		return -ENOMEM;
 
@@ -398,7 +462,28 @@ static int splitdf_alloc_runtime(struct dm_target *ti, struct splitdf_c *sc)
 		ti->error = "Cannot allocate bioset";
 		return r;
 	}
+	sc->pins = splitdf_get_pins(dm_table_get_md(ti->table));
+	if (!sc->pins) {
+		ti->error = "Cannot allocate pin count";
+		return -ENOMEM;
+	}
 	return 0;
+}
+
+/*
+ * Every pinned head holds a dm_io of this device until its remainder
+ * completes, and each remainder needs a dm_io of its own, from the same
+ * reserve of dm_mod.reserved_bio_based_ios (read here, at table load, as
+ * dm core reads it to size the reserve).  While fewer heads are pinned
+ * than the reserve holds, at least one of its dm_ios belongs to I/O that
+ * waits for nothing of ours, so a remainder waiting for one gets it: the
+ * chains make progress even when no other memory is to be had.
+ */
+static unsigned int splitdf_pin_limit(struct splitdf_c *sc)
+{
+	unsigned int limit = dm_get_reserved_bio_based_ios() - 1;
+
+	return sc->max_pinned ? min(sc->max_pinned, limit) : limit;
 }
 
 /*
@@ -424,16 +509,13 @@ static int splitdf_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 		return -EINVAL;
 	}
 
-	sc = kzalloc(struct_size(sc, legs, nr_legs), GFP_KERNEL);
+	sc = kvzalloc(struct_size(sc, legs, nr_legs), GFP_KERNEL);
 	if (!sc) {
 		ti->error = "Cannot allocate splitdf context";
 		return -ENOMEM;
 	}
 	sc->nr_legs = nr_legs;
 	sc->disk = dm_disk(dm_table_get_md(ti->table));
-	atomic_set(&sc->pinned, 0);
-	atomic_set(&sc->peak_pinned, 0);
-	init_waitqueue_head(&sc->unpinned);
 
 	r = splitdf_parse_legs(ti, &as, sc);
 	if (!r)
@@ -447,6 +529,7 @@ static int splitdf_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 		return r;
 	}
 
+	sc->pin_limit = splitdf_pin_limit(sc);
 	ti->num_flush_bios = sc->nr_flush_legs;
 	ti->num_discard_bios = 1;
 	ti->num_secure_erase_bios = 1;
@@ -510,32 +593,32 @@ static void splitdf_note_peak(struct splitdf_c *sc, int pinned)
 		;
 }
 
-static void splitdf_unpin(struct splitdf_c *sc)
+static void splitdf_unpin(struct splitdf_pins *pins)
 {
 	/*
 	 * atomic_dec_and_test() is fully ordered: it stands for the barrier
 	 * wq_has_sleeper() would add before looking at the wait queue.
 	 */
-	if (atomic_dec_and_test(&sc->pinned) && waitqueue_active(&sc->unpinned))
-		wake_up(&sc->unpinned);
+	if (atomic_dec_and_test(&pins->pinned) && waitqueue_active(&pins->unpinned))
+		wake_up(&pins->unpinned);
 }
 
 /*
  * Account for one more head that will wait for its remainder, unless the
- * device is draining for suspend or max_pinned is reached.  The increment
- * is fully ordered, so either splitdf_presuspend() sees it and waits, or
- * this sees ->draining and lets dm core split instead.
+ * device is draining for suspend or the pin limit is reached.  The
+ * increment is fully ordered, so either splitdf_presuspend() sees it and
+ * waits, or this sees ->draining and lets dm core split instead.
  */
 static bool splitdf_try_pin(struct splitdf_c *sc)
 {
-	int pinned = atomic_inc_return(&sc->pinned);
+	struct splitdf_pins *pins = sc->pins;
+	int pinned = atomic_inc_return(&pins->pinned);
 
-	if (likely(!READ_ONCE(sc->draining)) &&
-	    (!sc->max_pinned || pinned <= sc->max_pinned)) {
+	if (likely(!READ_ONCE(pins->draining)) && pinned <= sc->pin_limit) {
 		splitdf_note_peak(sc, pinned);
 		return true;
 	}
-	splitdf_unpin(sc);
+	splitdf_unpin(pins);
 	return false;
 }
 
@@ -589,6 +672,43 @@ static void splitdf_complete_parent(struct bio *parent)
 }
 
 /*
+ * The completion of a bio with a remainder or pieces chained to it, once
+ * they and the head have all completed.  Their errors wait in the per-bio
+ * data, not in the head's bi_status, as dm core keeps its clones' errors
+ * in their dm_io: the head may still be at its leg, and a bio-based driver
+ * may set bi_status as it completes a bio, success included (null_blk's
+ * bio mode on 6.1, bcache), erasing an error written there before.
+ */
+static void splitdf_chained_endio(struct bio *bio)
+{
+	struct splitdf_per_bio *pb = dm_per_bio_data(bio, sizeof(*pb));
+
+	if (unlikely(pb->status))
+		bio->bi_status = pb->status;
+	bio->bi_end_io = pb->end_io;
+	bio->bi_end_io(bio);
+}
+
+/* Before anything is chained to @bio; see splitdf_chained_endio(). */
+static void splitdf_hook_endio(struct bio *bio)
+{
+	struct splitdf_per_bio *pb = dm_per_bio_data(bio, sizeof(*pb));
+
+	pb->status = BLK_STS_OK;
+	pb->end_io = bio->bi_end_io;
+	bio->bi_end_io = splitdf_chained_endio;
+}
+
+/* Any error of what is chained fails the bio; which one, does not matter. */
+static void splitdf_keep_error(struct bio *parent, blk_status_t status)
+{
+	struct splitdf_per_bio *pb = dm_per_bio_data(parent, sizeof(*pb));
+
+	if (unlikely(status))
+		WRITE_ONCE(pb->status, status);
+}
+
+/*
  * What bio_chain_endio() does, in constant stack however long the chain.
  * The remainder is done with this device, so its head stops pinning the
  * device for suspend here, not when the head itself completes.
@@ -600,11 +720,27 @@ static void splitdf_rest_endio(struct bio *rest)
 	struct bio *parent = dm_bio_from_per_bio_data(pb, sizeof(*pb));
 	struct splitdf_c *sc = rest->bi_private;
 
-	if (rest->bi_status && !parent->bi_status)
-		parent->bi_status = rest->bi_status;
+	splitdf_keep_error(parent, rest->bi_status);
 	bio_uninit(rest);
-	splitdf_unpin(sc);
+	splitdf_unpin(sc->pins);
 	splitdf_complete_parent(parent);
+}
+
+/* What bio_chain_endio() does, but for the error; see above. */
+static void splitdf_piece_endio(struct bio *piece)
+{
+	struct bio *parent = piece->bi_private;
+
+	splitdf_keep_error(parent, piece->bi_status);
+	bio_put(piece);
+	bio_endio(parent);
+}
+
+static void splitdf_chain_piece(struct bio *piece, struct bio *bio)
+{
+	piece->bi_private = bio;
+	piece->bi_end_io = splitdf_piece_endio;
+	bio_inc_remaining(bio);
 }
 
 /*
@@ -680,14 +816,20 @@ static bool splitdf_resubmit_remainder(struct splitdf_c *sc, struct bio *bio,
 		return false;
 
 	splitdf_clear_polled(rest);
-	/* Its bytes were counted for the cgroup with the original bio */
+	/*
+	 * Its bytes were counted for the cgroup, and throttled on this device,
+	 * with the original bio.
+	 */
 	bio_set_flag(rest, BIO_CGROUP_ACCT);
+	splitdf_set_throttled(rest);
 	bio_advance(rest, head << SECTOR_SHIFT);
+	splitdf_hook_endio(bio);
 	bio_inc_remaining(bio);
 	rest->bi_private = sc;
 	rest->bi_end_io = splitdf_rest_endio;
 	bio_trim(bio, 0, head);
-	submit_bio_noacct(rest);
+	/* Charged to the original bio's cgroup, not to the current task's */
+	splitdf_submit_remap(bio, rest);
 	return true;
 }
 
@@ -697,7 +839,7 @@ static bool splitdf_split_clone(struct splitdf_c *sc, struct bio *bio,
 	if (!splitdf_try_pin(sc))
 		return false;
 	if (!splitdf_resubmit_remainder(sc, bio, head)) {
-		splitdf_unpin(sc);
+		splitdf_unpin(sc->pins);
 		return false;
 	}
 	this_cpu_inc(sc->stats->remainders);
@@ -793,9 +935,12 @@ static bool splitdf_split_inline(struct splitdf_c *sc, struct bio *bio,
 		return false;
 	}
 
+	splitdf_hook_endio(bio);
+	bio_list_for_each(piece, &pieces)
+		splitdf_chain_piece(piece, bio);
+	/* Charged to the original bio's cgroup, as the head will be */
 	while ((piece = bio_list_pop(&pieces))) {
-		bio_chain(piece, bio);
-		submit_bio_noacct(piece);
+		splitdf_submit_remap(bio, piece);
 		this_cpu_inc(sc->stats->remainders);
 	}
 	bio_trim(bio, 0, head);
@@ -833,8 +978,10 @@ static int splitdf_split_ordered(struct splitdf_c *sc, struct bio *bio,
 		dm_accept_partial_bio(bio, done);
 		this_cpu_inc(sc->stats->core_splits);
 	}
+	if (!bio_list_empty(&pieces))
+		splitdf_hook_endio(bio);
 	bio_list_for_each(piece, &pieces)
-		bio_chain(piece, bio);
+		splitdf_chain_piece(piece, bio);
 	bio_trim(bio, 0, head);
 	splitdf_remap(bio, leg, offset);
 
@@ -928,22 +1075,29 @@ static int splitdf_map(struct dm_target *ti, struct bio *bio)
  * and dm core's own wait for in-flight I/O is all a suspend needs.  That
  * is also why those modes survive dm_internal_suspend_fast() (dm-stats,
  * snapshot resume), which calls no target hook at all.
+ *
+ * A remainder can be stuck below (on a suspended leg), so the wait gives
+ * way to a signal, as dm core's own wait for in-flight I/O does: dm core
+ * then finds the pinned head still in flight, fails the suspend with
+ * -EINTR and undoes this with splitdf_resume().  dm core's wait succeeds
+ * only when no I/O is in flight, and so no head pinned, whether this
+ * wait ended or not.
  */
 static void splitdf_presuspend(struct dm_target *ti)
 {
-	struct splitdf_c *sc = ti->private;
+	struct splitdf_pins *pins = ((struct splitdf_c *)ti->private)->pins;
 
-	WRITE_ONCE(sc->draining, true);
+	WRITE_ONCE(pins->draining, true);
 	/* Pairs with the ordered increment in splitdf_try_pin() */
 	smp_mb();
-	wait_event(sc->unpinned, !atomic_read(&sc->pinned));
+	wait_event_interruptible(pins->unpinned, !atomic_read(&pins->pinned));
 }
 
 static void splitdf_resume(struct dm_target *ti)
 {
-	struct splitdf_c *sc = ti->private;
+	struct splitdf_pins *pins = ((struct splitdf_c *)ti->private)->pins;
 
-	WRITE_ONCE(sc->draining, false);
+	WRITE_ONCE(pins->draining, false);
 }
 
 /* Status and messages */
@@ -969,14 +1123,14 @@ static void splitdf_reset_stats(struct splitdf_c *sc)
 
 	for_each_possible_cpu(cpu)
 		memset(per_cpu_ptr(sc->stats, cpu), 0, sizeof(struct splitdf_stats));
-	atomic_set(&sc->peak_pinned, atomic_read(&sc->pinned));
+	atomic_set(&sc->peak_pinned, atomic_read(&sc->pins->pinned));
 }
 
 /* The INFO counters: bare for status, labelled for the counters message. */
 static void splitdf_emit_counters(struct splitdf_c *sc, bool labelled,
 				  char *result, unsigned int maxlen)
 {
-	int pinned = atomic_read(&sc->pinned);
+	int pinned = atomic_read(&sc->pins->pinned);
 	int peak = atomic_read(&sc->peak_pinned);
 	struct splitdf_stats sum;
 	unsigned int sz = 0;
@@ -1028,17 +1182,21 @@ static void splitdf_emit_ima(struct dm_target *ti, char *result,
 	struct splitdf_c *sc = ti->private;
 	unsigned int i, sz = 0;
 
-	DMEMIT("target_name=%s,target_version=%u.%u.%u,nr_legs=%u",
-	       ti->type->name, ti->type->version[0], ti->type->version[1],
-	       ti->type->version[2], sc->nr_legs);
-	for (i = 0; i < sc->nr_legs; i++)
+	DMEMIT("target_name=%s,target_version=%u.%u.%u,", ti->type->name,
+	       ti->type->version[0], ti->type->version[1], ti->type->version[2]);
+	DMEMIT("boundary_sectors=%u,max_pinned=%u,max_pieces=%u,split_mode=%s,nr_legs=%u",
+	       sc->boundary, sc->max_pinned, sc->max_pieces,
+	       splitdf_mode_names[sc->mode], sc->nr_legs);
+	/*
+	 * dm's buffer holds about 28 legs: the record measures what fits and
+	 * stays well-formed, and nr_legs tells that legs are missing.
+	 */
+	for (i = 0; i < sc->nr_legs && maxlen - sz > SPLITDF_IMA_LEG_MAX; i++)
 		DMEMIT(",leg_%u_device_name=%s,leg_%u_offset=%llu,leg_%u_sectors=%llu",
 		       i, sc->legs[i].dev->name,
 		       i, (unsigned long long)sc->legs[i].offset,
 		       i, (unsigned long long)sc->legs[i].len);
-	DMEMIT(",boundary_sectors=%u,max_pinned=%u,max_pieces=%u,split_mode=%s;",
-	       sc->boundary, sc->max_pinned, sc->max_pieces,
-	       splitdf_mode_names[sc->mode]);
+	DMEMIT(";");
 }
 
 static void splitdf_status(struct dm_target *ti, status_type_t type,

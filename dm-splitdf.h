@@ -38,8 +38,9 @@
 
 /*
  * Clone @bio for the caller to bio_set_dev() to a leg.  From 5.18 it has
- * no device yet, as dm core's own clones, so the cgroup is associated
- * once, by bio_set_dev(); before, a fast clone inherits its source's.
+ * no device yet, as dm core's own clones, and dm_submit_bio_remap() gives
+ * it the cgroup of the bio submitted to this device; before, a fast clone
+ * inherits its source's, which is that one's.
  */
 static inline struct bio *splitdf_clone_bio(struct bio *bio, gfp_t gfp,
 					    struct bio_set *bs)
@@ -61,7 +62,6 @@ static inline bool splitdf_init_clone(struct bio *rest, struct bio *bio,
 				      struct gendisk *disk)
 {
 #if SPLITDF_KERNEL_AT_LEAST(5, 18, 0)
-	/* No device yet, so that the cgroup is associated once, below */
 	if (bio_init_clone(NULL, rest, bio, GFP_NOWAIT))
 		return false;
 	bio_set_dev(rest, disk->part0);
@@ -78,6 +78,23 @@ static inline bool splitdf_init_clone(struct bio *rest, struct bio *bio,
 	rest->bi_partno = 0;
 #endif
 	return true;
+#endif
+}
+
+/*
+ * dm core's reserve of dm_ios per bio-based device (dm_mod's
+ * reserved_bio_based_ios): exported by dm-mod since 3.x, but declared only
+ * in drivers/md/dm.h, which no header package ships.
+ */
+unsigned int dm_get_reserved_bio_based_ios(void);
+
+/* @bio passed this device's throttling already, in the bio it came from. */
+static inline void splitdf_set_throttled(struct bio *bio)
+{
+#if SPLITDF_KERNEL_AT_LEAST(6, 0, 0)
+	bio_set_flag(bio, BIO_BPS_THROTTLED);
+#else
+	bio_set_flag(bio, BIO_THROTTLED);
 #endif
 }
 
@@ -123,10 +140,11 @@ static inline bool splitdf_status_is_ima(status_type_t type)
 }
 
 /*
- * Submit @tgt_clone (or @clone itself when NULL) for the dm clone @clone
- * that .map then reports DM_MAPIO_SUBMITTED for.  From 5.18 dm core lets
- * the target account the I/O when it submits it (accounts_remapped_io);
- * before, dm core accounted it when .map returned.
+ * Submit @tgt_clone (or @clone itself when NULL), a bio made from the dm
+ * clone @clone.  From 5.18 dm core gives it the cgroup of the bio
+ * submitted to the dm device and lets the target account the I/O when it
+ * submits it (accounts_remapped_io); before, a clone inherited the cgroup
+ * of its source, and dm core accounted the I/O when .map returned.
  */
 static inline void splitdf_submit_remap(struct bio *clone,
 					struct bio *tgt_clone)

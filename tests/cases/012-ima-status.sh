@@ -2,8 +2,9 @@
 # Requires: IMA in the kernel (Debian has it), securityfs.  Checks: with an
 # IMA policy that measures device-mapper's critical data, loading a splitdf
 # table records the target's STATUSTYPE_IMA text: name, version, every leg
-# and the features.  dm measures tables only since 5.15; before that nothing
-# may be recorded.
+# and the features; with 64 legs, more than dm's buffer holds, the features
+# still and the record whole.  dm measures tables only since 5.15; before
+# that nothing may be recorded.
 DESCRIPTION="IMA measurement of a splitdf table (STATUSTYPE_IMA)"
 TIMEOUT=120
 
@@ -37,7 +38,36 @@ test_case() {
 		return 0
 	fi
 	echo "$m"
-	echo "$m" | grep -q "target_name=splitdf,target_version=1\.[0-9]*\.[0-9]*,nr_legs=3,leg_0_device_name=1:0,leg_0_offset=8,leg_0_sectors=1000,leg_1_device_name=1:1,leg_1_offset=16,leg_1_sectors=1000,leg_2_device_name=1:0,leg_2_offset=1024,leg_2_sectors=1000,boundary_sectors=24,max_pinned=9,max_pieces=0,split_mode=clone;" ||
+	echo "$m" | grep -q "target_name=splitdf,target_version=1\.[0-9]*\.[0-9]*,boundary_sectors=24,max_pinned=9,max_pieces=0,split_mode=clone,nr_legs=3,leg_0_device_name=1:0,leg_0_offset=8,leg_0_sectors=1000,leg_1_device_name=1:1,leg_1_offset=16,leg_1_sectors=1000,leg_2_device_name=1:0,leg_2_offset=1024,leg_2_sectors=1000;" ||
 		fail "IMA status not as documented"
 	echo "IMA status recorded as documented"
+	dmsetup remove sdf
+	many_legs
+}
+
+# many_legs: 64 legs are more than dm's buffer holds.  Tables that differ
+# only in split_mode still measure differently, and each record has as many
+# legs as fit, in order, the last one whole and followed by the closing ';'.
+many_legs() {
+	legs="" i=0
+	while [ $i -lt 64 ]; do
+		legs="$legs /dev/ram0 $((i * 16)) 16"
+		i=$((i + 1))
+	done
+	for mode in clone ordered; do
+		dm_create "many-$mode" "0 1024 splitdf 64$legs $(features split_mode "$mode")"
+		dmsetup remove "many-$mode"
+	done
+	for mode in clone ordered; do
+		r=$(dm_measurements | grep "target_name=splitdf,.*,split_mode=$mode,nr_legs=64," || true)
+		[ -n "$r" ] || fail "64 legs, split_mode $mode: no record with the mode and nr_legs"
+		n=$(echo "$r" | grep -o 'leg_[0-9]*_sectors=16' | wc -l)
+		expect_ge "$n" 8 "64 legs, split_mode $mode: legs recorded"
+		# Legs 0 to n-1, the last one whole and closing the record
+		expect_eq "$(echo "$r" | grep -o "leg_$((n - 1))_offset=$(((n - 1) * 16)),leg_$((n - 1))_sectors=16;")" \
+			"leg_$((n - 1))_offset=$(((n - 1) * 16)),leg_$((n - 1))_sectors=16;" \
+			"64 legs, split_mode $mode: legs in order, the record closed"
+		klog_note "64 legs, split_mode $mode: $n legs in the IMA record of ${#r} bytes"
+	done
+	echo "64 legs: the features measured in each mode, the record whole"
 }

@@ -1,6 +1,7 @@
 # shellcheck shell=sh disable=SC2034
 # Requires: brd; a small guest.  Hazard 2: every remainder pins its parent,
-# so a 1 MiB bio split every 8 sectors holds a chain of 255 clones.  Checks:
+# so a 1 MiB bio split every 8 sectors holds a chain of 255 clones (with
+# dm_mod's reserve of dm_ios raised to match, or the pin limit stops it).  Checks:
 # in a 384 MiB guest with most free memory taken by a tmpfs hog, deep
 # crossing writes at iodepth 32 finish and verify clean; with max_pinned 4
 # the clone path is capped and dm core takes the splits (core_splits grows,
@@ -8,6 +9,7 @@
 # ordered mode: 255 pieces per bio at once, then max_pieces 4 (dm core
 # takes the rest of every bio), both verify clean.
 DESCRIPTION="forward progress and verify under memory pressure with deep crossing"
+RESERVE=/sys/module/dm_mod/parameters/reserved_bio_based_ios
 TIMEOUT=900
 VM_MEM=384
 
@@ -30,7 +32,12 @@ unhog() {
 test_case() {
 	set -e
 	setup_ramdisks 2 24
+	# Chains as deep as a 1 MiB bio makes need a reserve of dm_ios as deep:
+	# the pin limit is dm_mod's reserve less one (splitdf_pin_limit()).
+	reserve=$(cat $RESERVE)
+	echo 256 >$RESERVE
 	dm_create deep "0 90000 splitdf 2 /dev/ram0 0 45000 /dev/ram1 0 45000 $(features boundary_sectors 8)"
+	echo "$reserve" >$RESERVE
 	dm_create capped "0 90000 splitdf 2 /dev/ram1 0 45000 /dev/ram0 0 45000 $(features boundary_sectors 8 max_pinned 4)"
 	dm_create ordered "0 90000 splitdf 2 /dev/ram0 0 45000 /dev/ram1 0 45000 $(features boundary_sectors 8 split_mode ordered)"
 	dm_create pieces "0 90000 splitdf 2 /dev/ram1 0 45000 /dev/ram0 0 45000 $(features boundary_sectors 8 max_pieces 4 split_mode ordered)"

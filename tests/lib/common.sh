@@ -123,6 +123,14 @@ scaled_middle() {
 	echo "--size=$1% --offset=$(((100 - $1) / 2))%"
 }
 
+# running PID: true while process PID runs.  A background job that has
+# ended stays a zombie until the shell waits for it, so kill -0 and
+# /proc/PID still find it.
+running() {
+	r_state=$(awk '/^State:/ { print $2 }' "/proc/$1/status" 2>/dev/null)
+	[ -n "$r_state" ] && [ "$r_state" != Z ]
+}
+
 # now_cs: hundredths of a second since boot.
 now_cs() { awk '{ printf "%d", $1 * 100 }' /proc/uptime; }
 

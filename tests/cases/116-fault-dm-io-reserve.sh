@@ -1,0 +1,96 @@
+# shellcheck shell=sh disable=SC2034
+# Requires: failslab with debugfs (CONFIG_FAILSLAB, FAULT_INJECTION_DEBUG_FS:
+# the debug kernels of scripts/harness/build-debug-kernel; SKIP where
+# /sys/kernel/debug/failslab is missing), brd, fio.
+#
+# Forward progress when dm's reserve of dm_ios is all there is.  In clone
+# mode every pinned head holds a dm_io until its remainder completes, and
+# each remainder needs a dm_io of its own from the same per-device reserve
+# (dm_mod.reserved_bio_based_ios).  Here dm_mod's reserve is set small
+# before the table is loaded, and failslab fails every allocation, sleeping
+# ones too (ignore-gfp-wait N), from the bio slabs the device's table load
+# created (dm core's dm_io and clone slabs for this per-bio data size;
+# cache-filter Y, so no other slab fails): dm_ios come from the reserve
+# alone.  Then 1 MiB O_DIRECT writes, each crossing 255 boundaries
+# (boundary_sectors 8), with crc32c verify, must finish within the time
+# limit and verify clean: in clone mode with reserves of 1 and 4, and in
+# core and ordered mode with a reserve of 1.  If they do not, the case
+# turns failslab off, which lets the waiting allocations succeed at their
+# next retry (mempool_alloc() retries every 5 s), waits for fio, and fails.
+# In clone mode no more heads are pinned than the reserve less one.
+DESCRIPTION="failslab on dm's bio slabs: crossing writes finish on dm's reserve alone"
+TIMEOUT=1800
+
+SLABS=/sys/kernel/slab
+RESERVE=/sys/module/dm_mod/parameters/reserved_bio_based_ios
+
+bio_slabs() {
+	for s in "$SLABS"/bio-*; do
+		[ -e "$s/failslab" ] && basename "$s"
+	done | sort
+}
+
+# find_dev_slabs: set dev_slabs to the bio slabs the device's table created.
+find_dev_slabs() {
+	bio_slabs >slabs.after
+	dev_slabs=$(comm -13 slabs.before slabs.after)
+	[ -n "$dev_slabs" ] || fail "no bio slab came with the device's table"
+}
+
+set_failslab() {
+	for s in $dev_slabs; do
+		echo "$1" >"$SLABS/$s/failslab"
+	done
+}
+
+# one_run MODE RESERVE
+one_run() {
+	mode=$1 reserve=$2
+	echo "-- split_mode $mode, reserve $reserve"
+	echo "$reserve" >$RESERVE
+	bio_slabs >slabs.before
+	dm_create sdf "0 65536 splitdf 2 /dev/ram0 0 32768 /dev/ram1 0 32768 $(features boundary_sectors 8 split_mode "$mode")"
+	find_dev_slabs
+	set_failslab 1
+	fio --name="res-$mode-$reserve" --filename=/dev/mapper/sdf --direct=1 --ioengine=libaio \
+		--iodepth=4 --rw=write --bs=1m --size="$(scaled 16)m" --verify=crc32c --do_verify=1 \
+		--verify_fatal=1 --output="res-$mode-$reserve.fio" &
+	fpid=$!
+	w=0
+	while running $fpid && [ $w -lt "$LIMIT" ]; do
+		sleep 1
+		w=$((w + 1))
+	done
+	hung=
+	! running $fpid || hung=1
+	set_failslab 0
+	fio_rc=0
+	wait $fpid || fio_rc=$?
+	klog_note "$mode, reserve $reserve: slabs $dev_slabs; fio ${hung:+still running after $LIMIT s, }exit $fio_rc;" \
+		"peak_pinned $(counter sdf peak_pinned), core_splits $(counter sdf core_splits), remainders $(counter sdf remainders)"
+	[ -z "$hung" ] || fail "$mode, reserve $reserve: 1 MiB crossing writes not done after $LIMIT s (recovered once failslab was off)"
+	[ $fio_rc = 0 ] || { cat "res-$mode-$reserve.fio"; fail "$mode, reserve $reserve: fio"; }
+	[ "$(counter sdf peak_pinned)" -lt "$reserve" ] ||
+		fail "$mode, reserve $reserve: $(counter sdf peak_pinned) heads pinned at once"
+	expect_eq "$(counter sdf pinned)" 0 "$mode pinned at rest"
+	echo "finished on the reserve alone, verify clean"
+	dmsetup remove sdf
+}
+
+test_case() {
+	set -e
+	[ -d "$FI/failslab" ] || skip "no failslab in debugfs in $KREL (CONFIG_FAILSLAB, CONFIG_FAULT_INJECTION_DEBUG_FS)"
+	trap 'fi_restore' EXIT
+	fi_save $RESERVE "$FI/failslab/cache-filter" "$FI/failslab/ignore-gfp-wait"
+	fi_arm "$FI/failslab" 100
+	fi_set "$FI/failslab/times" -1
+	fi_set "$FI/failslab/ignore-gfp-wait" N
+	fi_set "$FI/failslab/cache-filter" Y
+	# 16 MiB take about 10 s on a stock kernel; far longer is a hang.
+	LIMIT=$((TIMEOUT / 8))
+	setup_ramdisks 2 16
+	one_run clone 1
+	one_run clone 4
+	one_run core 1
+	one_run ordered 1
+}
