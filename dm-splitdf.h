@@ -16,9 +16,9 @@
 
 /* The single source of the version: Makefile and dkms.conf read it here. */
 #define SPLITDF_VERSION_MAJOR	1
-#define SPLITDF_VERSION_MINOR	2
+#define SPLITDF_VERSION_MINOR	3
 #define SPLITDF_VERSION_PATCH	0
-#define SPLITDF_VERSION		"1.2.0"
+#define SPLITDF_VERSION		"1.3.0"
 
 /*
  * The only place that reads the kernel version: an out-of-tree module has
