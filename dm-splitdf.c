@@ -16,6 +16,7 @@
  * it.  See docs/ for the table line, status and design.
  */
 
+#include <linux/crc32.h>
 #include <linux/ctype.h>
 #include <linux/error-injection.h>
 #include <linux/kernel.h>
@@ -683,7 +684,8 @@ static void splitdf_chained_endio(struct bio *bio)
 {
 	struct splitdf_per_bio *pb = dm_per_bio_data(bio, sizeof(*pb));
 
-	if (unlikely(pb->status))
+	if (unlikely(pb->status) &&
+	    (pb->status != BLK_STS_AGAIN || !bio->bi_status))
 		bio->bi_status = pb->status;
 	bio->bi_end_io = pb->end_io;
 	bio->bi_end_io(bio);
@@ -699,12 +701,17 @@ static void splitdf_hook_endio(struct bio *bio)
 	bio->bi_end_io = splitdf_chained_endio;
 }
 
-/* Any error of what is chained fails the bio; which one, does not matter. */
+/*
+ * Any error of what is chained fails the bio, but BLK_STS_AGAIN (a
+ * REQ_NOWAIT piece that would block) never replaces a hard error: the
+ * submitter would retry instead of failing.
+ */
 static void splitdf_keep_error(struct bio *parent, blk_status_t status)
 {
 	struct splitdf_per_bio *pb = dm_per_bio_data(parent, sizeof(*pb));
 
-	if (unlikely(status))
+	if (unlikely(status) &&
+	    (status != BLK_STS_AGAIN || !READ_ONCE(pb->status)))
 		WRITE_ONCE(pb->status, status);
 }
 
@@ -808,7 +815,11 @@ static bool splitdf_resubmit_remainder(struct splitdf_c *sc, struct bio *bio,
 {
 	struct bio *rest;
 
-	/* Outside submit_bio (dm's deferred work), resubmission would recurse */
+	/*
+	 * Outside submit_bio, resubmission would recurse.  dm core maps only
+	 * from there (its deferred work resubmits with submit_bio_noacct()),
+	 * so this only guards.
+	 */
 	if (!current->bio_list)
 		return false;
 	rest = splitdf_make_rest(sc, bio);
@@ -958,8 +969,8 @@ static bool splitdf_split_inline(struct splitdf_c *sc, struct bio *bio,
  *
  * Every piece is chained to @bio before anything is submitted, so @bio
  * cannot complete while pieces are still to go.  The pieces complete as
- * siblings through bio_chain_endio(), which bio_endio() unrolls in a loop:
- * constant stack however many there are.  What max_pieces or a failed
+ * siblings, each straight into @bio: constant stack however many there
+ * are.  What max_pieces or a failed
  * GFP_NOWAIT clone leaves over goes back to dm core, while @bio still has
  * its full size, as dm_accept_partial_bio() requires.
  */
@@ -1076,12 +1087,15 @@ static int splitdf_map(struct dm_target *ti, struct bio *bio)
  * is also why those modes survive dm_internal_suspend_fast() (dm-stats,
  * snapshot resume), which calls no target hook at all.
  *
- * A remainder can be stuck below (on a suspended leg), so the wait gives
- * way to a signal, as dm core's own wait for in-flight I/O does: dm core
- * then finds the pinned head still in flight, fails the suspend with
- * -EINTR and undoes this with splitdf_resume().  dm core's wait succeeds
- * only when no I/O is in flight, and so no head pinned, whether this
- * wait ended or not.
+ * A remainder can be stuck below (on a suspended leg), so the wait of a
+ * user's suspend gives way to a signal, as dm core's own wait for
+ * in-flight I/O in dm_suspend() does: dm core then finds the pinned head
+ * still in flight, fails the suspend and undoes this with
+ * splitdf_resume().  dm core's wait succeeds only when no I/O is in
+ * flight, and so no head pinned, whether this wait ended or not.  A
+ * noflush suspend waits to the end: dm's internal suspends (thin-pool's
+ * of its thin devices) are noflush and wait uninterruptibly for in-flight
+ * I/O, which a remainder queued behind the suspend would never let end.
  */
 static void splitdf_presuspend(struct dm_target *ti)
 {
@@ -1090,7 +1104,11 @@ static void splitdf_presuspend(struct dm_target *ti)
 	WRITE_ONCE(pins->draining, true);
 	/* Pairs with the ordered increment in splitdf_try_pin() */
 	smp_mb();
-	wait_event_interruptible(pins->unpinned, !atomic_read(&pins->pinned));
+	if (dm_noflush_suspending(ti))
+		wait_event(pins->unpinned, !atomic_read(&pins->pinned));
+	else
+		wait_event_interruptible(pins->unpinned,
+					 !atomic_read(&pins->pinned));
 }
 
 static void splitdf_resume(struct dm_target *ti)
@@ -1176,6 +1194,27 @@ static void splitdf_emit_table(struct splitdf_c *sc, char *result,
 		DMEMIT(" split_mode %s", splitdf_mode_names[sc->mode]);
 }
 
+/*
+ * zlib's CRC-32 of the legs as the TABLE line gives them (" <dev> <offset>
+ * <sectors>" each), so that a verifier can compute it from the table.
+ */
+static u32 splitdf_legs_crc32(struct splitdf_c *sc)
+{
+	char leg[64];
+	u32 crc = ~0;
+	unsigned int i;
+	int len;
+
+	for (i = 0; i < sc->nr_legs; i++) {
+		len = scnprintf(leg, sizeof(leg), " %s %llu %llu",
+				sc->legs[i].dev->name,
+				(unsigned long long)sc->legs[i].offset,
+				(unsigned long long)sc->legs[i].len);
+		crc = crc32_le(crc, leg, len);
+	}
+	return ~crc;
+}
+
 static void splitdf_emit_ima(struct dm_target *ti, char *result,
 			     unsigned int maxlen)
 {
@@ -1184,12 +1223,13 @@ static void splitdf_emit_ima(struct dm_target *ti, char *result,
 
 	DMEMIT("target_name=%s,target_version=%u.%u.%u,", ti->type->name,
 	       ti->type->version[0], ti->type->version[1], ti->type->version[2]);
-	DMEMIT("boundary_sectors=%u,max_pinned=%u,max_pieces=%u,split_mode=%s,nr_legs=%u",
+	DMEMIT("boundary_sectors=%u,max_pinned=%u,max_pieces=%u,split_mode=%s,",
 	       sc->boundary, sc->max_pinned, sc->max_pieces,
-	       splitdf_mode_names[sc->mode], sc->nr_legs);
+	       splitdf_mode_names[sc->mode]);
+	DMEMIT("nr_legs=%u,legs_crc32=%08x", sc->nr_legs, splitdf_legs_crc32(sc));
 	/*
-	 * dm's buffer holds about 28 legs: the record measures what fits and
-	 * stays well-formed, and nr_legs tells that legs are missing.
+	 * dm's buffer holds about 28 legs: the record measures those that
+	 * fit and stays well-formed; legs_crc32 stands for all of them.
 	 */
 	for (i = 0; i < sc->nr_legs && maxlen - sz > SPLITDF_IMA_LEG_MAX; i++)
 		DMEMIT(",leg_%u_device_name=%s,leg_%u_offset=%llu,leg_%u_sectors=%llu",

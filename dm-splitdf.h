@@ -64,7 +64,11 @@ static inline bool splitdf_init_clone(struct bio *rest, struct bio *bio,
 #if SPLITDF_KERNEL_AT_LEAST(5, 18, 0)
 	if (bio_init_clone(NULL, rest, bio, GFP_NOWAIT))
 		return false;
-	bio_set_dev(rest, disk->part0);
+	/*
+	 * As dm core's own clones: no cgroup yet, no lookup for the current
+	 * task's; dm_submit_bio_remap() gives it the original bio's.
+	 */
+	rest->bi_bdev = disk->part0;
 	return true;
 #else
 	if (bio_has_crypt_ctx(bio) || bio_integrity(bio))
@@ -119,12 +123,14 @@ static inline bool splitdf_bio_is_atomic(const struct bio *bio)
 
 /*
  * A remainder completes by interrupt: its submitter polls the original
- * bio, never the remainder, so polling it would spin on nothing.
+ * bio, never the remainder, so polling it would spin on nothing.  On 6.1
+ * bio_clear_polled() also drops REQ_ALLOC_CACHE, which a bio completed by
+ * interrupt must not carry (bio_put() would cache it from IRQ context).
  */
 static inline void splitdf_clear_polled(struct bio *bio)
 {
 #ifdef REQ_POLLED
-	bio->bi_opf &= ~REQ_POLLED;
+	bio_clear_polled(bio);
 #else
 	bio->bi_opf &= ~REQ_HIPRI;
 #endif

@@ -38,7 +38,7 @@ test_case() {
 		return 0
 	fi
 	echo "$m"
-	echo "$m" | grep -q "target_name=splitdf,target_version=1\.[0-9]*\.[0-9]*,boundary_sectors=24,max_pinned=9,max_pieces=0,split_mode=clone,nr_legs=3,leg_0_device_name=1:0,leg_0_offset=8,leg_0_sectors=1000,leg_1_device_name=1:1,leg_1_offset=16,leg_1_sectors=1000,leg_2_device_name=1:0,leg_2_offset=1024,leg_2_sectors=1000;" ||
+	echo "$m" | grep -q "target_name=splitdf,target_version=1\.[0-9]*\.[0-9]*,boundary_sectors=24,max_pinned=9,max_pieces=0,split_mode=clone,nr_legs=3,legs_crc32=39b473df,leg_0_device_name=1:0,leg_0_offset=8,leg_0_sectors=1000,leg_1_device_name=1:1,leg_1_offset=16,leg_1_sectors=1000,leg_2_device_name=1:0,leg_2_offset=1024,leg_2_sectors=1000;" ||
 		fail "IMA status not as documented"
 	echo "IMA status recorded as documented"
 	dmsetup remove sdf
@@ -47,7 +47,9 @@ test_case() {
 
 # many_legs: 64 legs are more than dm's buffer holds.  Tables that differ
 # only in split_mode still measure differently, and each record has as many
-# legs as fit, in order, the last one whole and followed by the closing ';'.
+# legs as fit, in order, the last one whole and followed by the closing ';';
+# a table that differs only in its last leg, which does not fit, measures
+# another legs_crc32.
 many_legs() {
 	legs="" i=0
 	while [ $i -lt 64 ]; do
@@ -58,6 +60,10 @@ many_legs() {
 		dm_create "many-$mode" "0 1024 splitdf 64$legs $(features split_mode "$mode")"
 		dmsetup remove "many-$mode"
 	done
+	# The same but for the last leg, which the record has no room for
+	dm_create many-last "0 1024 splitdf 64${legs% /dev/ram0 * 16} /dev/ram1 0 16"
+	dmsetup remove many-last
+	crc_last=$(dm_measurements | sed -n 's/.*target_name=splitdf,.*,nr_legs=64,legs_crc32=\([0-9a-f]*\),.*/\1/p' | tail -n1)
 	for mode in clone ordered; do
 		r=$(dm_measurements | grep "target_name=splitdf,.*,split_mode=$mode,nr_legs=64," || true)
 		[ -n "$r" ] || fail "64 legs, split_mode $mode: no record with the mode and nr_legs"
@@ -69,5 +75,9 @@ many_legs() {
 			"64 legs, split_mode $mode: legs in order, the record closed"
 		klog_note "64 legs, split_mode $mode: $n legs in the IMA record of ${#r} bytes"
 	done
-	echo "64 legs: the features measured in each mode, the record whole"
+	crc_clone=$(dm_measurements | sed -n 's/.*target_name=splitdf,.*,split_mode=clone,nr_legs=64,legs_crc32=\([0-9a-f]*\),.*/\1/p' | head -n1)
+	if [ -z "$crc_last" ] || [ -z "$crc_clone" ] || [ "$crc_last" = "$crc_clone" ]; then
+		fail "64 legs: legs_crc32 '$crc_clone', with another last leg '$crc_last'"
+	fi
+	echo "64 legs: the features measured in each mode, the record whole, every leg in legs_crc32"
 }
