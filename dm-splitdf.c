@@ -185,7 +185,7 @@ static struct splitdf_pins *splitdf_get_pins(struct mapped_device *md)
 	list_for_each_entry(pins, &splitdf_all_pins, list)
 		if (pins->md == md)
 			goto found;
-	pins = kzalloc(sizeof(*pins), GFP_KERNEL);
+	pins = kzalloc_obj(*pins, GFP_KERNEL);
 	if (!pins)
 		goto out;
 	pins->md = md;

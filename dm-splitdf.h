@@ -85,6 +85,11 @@ static inline bool splitdf_init_clone(struct bio *rest, struct bio *bio,
 #endif
 }
 
+/* The typed allocator of the newest kernels, by hand where it is missing. */
+#ifndef kzalloc_obj
+#define kzalloc_obj(P, GFP)	kzalloc(sizeof(P), GFP)
+#endif
+
 /*
  * dm core's reserve of dm_ios per bio-based device (dm_mod's
  * reserved_bio_based_ios): exported by dm-mod since 3.x, but declared only
