@@ -11,6 +11,8 @@
 #   make test | make demo     the QEMU suite and the main job (scripts/)
 #   make bench                splitdf's split modes against dm-linear and dm-stripe on
 #                             bookworm and sid (QEMU icount: exact ratios; ~20 min)
+#   make bench-gate           the short icount bench on bookworm against bench/baseline
+#                             (what CI runs before the suite)
 #   make deb                  build/dm-splitdf-dkms_<version>_all.deb (dh-dkms)
 #   make dkms-install         register this checkout with DKMS and build it for
 #                             KERNELRELEASE (default: the running kernel)
@@ -92,6 +94,9 @@ demo:
 bench:
 	scripts/bench/bench
 
+bench-gate:
+	scripts/bench/bench-gate
+
 hazard-dmstats-clone:
 	scripts/harness/hazard-dmstats-clone
 
@@ -103,4 +108,4 @@ soak:
 	scripts/harness/soak $(if $(KERNELS),--kernels "$(KERNELS)") $(DURATION)
 
 .PHONY: all modules clean check check-build check-kernels checkpatch version check-version test demo \
-	deb dkms-install dkms-remove matrix bench hazard-dmstats-clone check-debug soak
+	deb dkms-install dkms-remove matrix bench bench-gate hazard-dmstats-clone check-debug soak

@@ -769,11 +769,16 @@ static noinline struct bio *splitdf_clone_piece(struct splitdf_c *sc,
 }
 ALLOW_ERROR_INJECTION(splitdf_clone_piece, NULL);
 
+static sector_t splitdf_leg_sector(struct splitdf_leg *leg, sector_t offset)
+{
+	return leg->offset + (offset - leg->start);
+}
+
 static void splitdf_remap(struct bio *bio, struct splitdf_leg *leg,
 			  sector_t offset)
 {
 	bio_set_dev(bio, leg->dev->bdev);
-	bio->bi_iter.bi_sector = leg->offset + (offset - leg->start);
+	bio->bi_iter.bi_sector = splitdf_leg_sector(leg, offset);
 }
 
 /*
@@ -878,7 +883,8 @@ static struct bio *splitdf_leg_piece(struct splitdf_c *sc, struct bio *bio,
 	piece->bi_iter = *iter;
 	piece->bi_iter.bi_size = bytes;
 	bio_advance_iter(bio, iter, bytes);
-	splitdf_remap(piece, leg, offset);
+	splitdf_set_clone_dev(piece, leg->dev->bdev);
+	piece->bi_iter.bi_sector = splitdf_leg_sector(leg, offset);
 	return piece;
 }
 

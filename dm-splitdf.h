@@ -37,10 +37,10 @@
 #endif
 
 /*
- * Clone @bio for the caller to bio_set_dev() to a leg.  From 5.18 it has
- * no device yet, as dm core's own clones, and dm_submit_bio_remap() gives
- * it the cgroup of the bio submitted to this device; before, a fast clone
- * inherits its source's, which is that one's.
+ * Clone @bio for the caller to point at a leg (splitdf_set_clone_dev()).
+ * From 5.18 it has no device yet, as dm core's own clones, and
+ * dm_submit_bio_remap() gives it the cgroup of the bio submitted to this
+ * device; before, a fast clone inherits its source's, which is that one's.
  */
 static inline struct bio *splitdf_clone_bio(struct bio *bio, gfp_t gfp,
 					    struct bio_set *bs)
@@ -49,6 +49,23 @@ static inline struct bio *splitdf_clone_bio(struct bio *bio, gfp_t gfp,
 	return bio_alloc_clone(NULL, bio, gfp, bs);
 #else
 	return bio_clone_fast(bio, gfp, bs);
+#endif
+}
+
+/*
+ * Point @clone, a clone the target made, at @bdev.  From 5.18 as dm core
+ * points its own clones, with no cgroup lookup for the current task:
+ * dm_submit_bio_remap() gives it the original bio's cgroup when it is
+ * submitted.  Before, bio_set_dev() moves the cgroup it inherited from its
+ * source to @bdev's queue.
+ */
+static inline void splitdf_set_clone_dev(struct bio *clone,
+					 struct block_device *bdev)
+{
+#if SPLITDF_KERNEL_AT_LEAST(5, 18, 0)
+	clone->bi_bdev = bdev;
+#else
+	bio_set_dev(clone, bdev);
 #endif
 }
 
@@ -64,11 +81,7 @@ static inline bool splitdf_init_clone(struct bio *rest, struct bio *bio,
 #if SPLITDF_KERNEL_AT_LEAST(5, 18, 0)
 	if (bio_init_clone(NULL, rest, bio, GFP_NOWAIT))
 		return false;
-	/*
-	 * As dm core's own clones: no cgroup yet, no lookup for the current
-	 * task's; dm_submit_bio_remap() gives it the original bio's.
-	 */
-	rest->bi_bdev = disk->part0;
+	splitdf_set_clone_dev(rest, disk->part0);
 	return true;
 #else
 	if (bio_has_crypt_ctx(bio) || bio_integrity(bio))
