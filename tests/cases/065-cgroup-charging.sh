@@ -60,6 +60,8 @@ writeback() {
 	done
 	$m -q -t ext4 /dev/mapper/sdf || fail "$m -t ext4"
 	mkdir -p /mnt/sdf
+	# A module on the -rt and generic flavours, built in on -cloud
+	modprobe ext4 2>/dev/null || true
 	mount -t ext4 /dev/mapper/sdf /mnt/sdf || fail "mount ext4"
 	mkdir "$CG/wb-$1"
 	in_cgroup "wb-$1" dd if=/dev/zero of=/mnt/sdf/f bs=1M count=16 2>/dev/null
