@@ -82,10 +82,17 @@ test_case() {
 	[ -d "$FI/failslab" ] || skip "no failslab in debugfs in $KREL (CONFIG_FAILSLAB, CONFIG_FAULT_INJECTION_DEBUG_FS)"
 	trap 'fi_restore' EXIT
 	fi_save $RESERVE "$FI/failslab/cache-filter" "$FI/failslab/ignore-gfp-wait"
-	fi_arm "$FI/failslab" 100
-	fi_set "$FI/failslab/times" -1
-	fi_set "$FI/failslab/ignore-gfp-wait" N
+	fi_attr "$FI/failslab"
+	# The filter first: armed without it, every slab allocation in the
+	# guest fails (init with it).
 	fi_set "$FI/failslab/cache-filter" Y
+	fi_set "$FI/failslab/ignore-gfp-wait" N
+	fi_set "$FI/failslab/task-filter" N
+	fi_set "$FI/failslab/interval" 1
+	fi_set "$FI/failslab/space" 0
+	fi_set "$FI/failslab/verbose" 0
+	fi_set "$FI/failslab/times" -1
+	fi_set "$FI/failslab/probability" 100
 	# 16 MiB take about 10 s on a stock kernel; far longer is a hang.
 	LIMIT=$((TIMEOUT / 8))
 	setup_ramdisks 2 16
