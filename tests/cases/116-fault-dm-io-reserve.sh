@@ -33,7 +33,7 @@ bio_slabs() {
 # find_dev_slabs: set dev_slabs to the bio slabs the device's table created.
 find_dev_slabs() {
 	bio_slabs >slabs.after
-	dev_slabs=$(comm -13 slabs.before slabs.after)
+	dev_slabs=$(grep -vxF -f slabs.before slabs.after || true)
 	[ -n "$dev_slabs" ] || fail "no bio slab came with the device's table"
 }
 
@@ -81,8 +81,10 @@ test_case() {
 	set -e
 	[ -d "$FI/failslab" ] || skip "no failslab in debugfs in $KREL (CONFIG_FAILSLAB, CONFIG_FAULT_INJECTION_DEBUG_FS)"
 	trap 'fi_restore' EXIT
-	fi_save $RESERVE "$FI/failslab/cache-filter" "$FI/failslab/ignore-gfp-wait"
+	# Saved, and so restored, probability first: restored after the filter,
+	# it would fail every slab allocation in the guest in between.
 	fi_attr "$FI/failslab"
+	fi_save $RESERVE "$FI/failslab/cache-filter" "$FI/failslab/ignore-gfp-wait"
 	# The filter first: armed without it, every slab allocation in the
 	# guest fails (init with it).
 	fi_set "$FI/failslab/cache-filter" Y
