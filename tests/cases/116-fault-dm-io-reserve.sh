@@ -8,16 +8,17 @@
 # each remainder needs a dm_io of its own from the same per-device reserve
 # (dm_mod.reserved_bio_based_ios).  Here dm_mod's reserve is set small
 # before the table is loaded, and failslab fails every allocation, sleeping
-# ones too (ignore-gfp-wait N), from the bio slabs the device's table load
-# created (dm core's dm_io and clone slabs for this per-bio data size;
-# cache-filter Y, so no other slab fails): dm_ios come from the reserve
-# alone.  Then 1 MiB O_DIRECT writes, each crossing 255 boundaries
-# (boundary_sectors 8), with crc32c verify, must finish within the time
-# limit and verify clean: in clone mode with reserves of 1 and 4, and in
-# core and ordered mode with a reserve of 1.  If they do not, the case
-# turns failslab off, which lets the waiting allocations succeed at their
-# next retry (mempool_alloc() retries every 5 s), waits for fio, and fails.
-# In clone mode no more heads are pinned than the reserve less one.
+# ones too (ignore-gfp-wait N), from the bio slabs (cache-filter Y; the
+# debug kernels boot with slub_debug=A,bio-*, which marks them, and only
+# them): dm's dm_ios and clones, the target's pieces and fio's own bios all
+# come from their mempools' reserves.  Then 1 MiB O_DIRECT writes, each
+# crossing 255 boundaries (boundary_sectors 8), with crc32c verify, must
+# finish within the time limit and verify clean: in clone mode with
+# reserves of 1 and 4, and in core and ordered mode with a reserve of 1.
+# If they do not, the case turns failslab off, which lets the waiting
+# allocations succeed at their next retry (mempool_alloc() retries every
+# 5 s), waits for fio, and fails.  In clone mode no more heads are pinned
+# than the reserve less one.
 DESCRIPTION="failslab on dm's bio slabs: crossing writes finish on dm's reserve alone"
 TIMEOUT=1800
 
@@ -30,16 +31,15 @@ bio_slabs() {
 	done | sort
 }
 
-# find_dev_slabs: set dev_slabs to the bio slabs the device's table created.
+# find_dev_slabs: set dev_slabs to the bio slabs the device's table created;
+# each must be marked for failslab (slub_debug=A,bio-* on the command line).
 find_dev_slabs() {
 	bio_slabs >slabs.after
 	dev_slabs=$(grep -vxF -f slabs.before slabs.after || true)
 	[ -n "$dev_slabs" ] || fail "no bio slab came with the device's table"
-}
-
-set_failslab() {
 	for s in $dev_slabs; do
-		echo "$1" >"$SLABS/$s/failslab"
+		[ "$(cat "$SLABS/$s/failslab")" = 1 ] ||
+			skip "$s is not marked for failslab: boot with slub_debug=A,bio-* (debug kernels do)"
 	done
 }
 
@@ -51,7 +51,7 @@ one_run() {
 	bio_slabs >slabs.before
 	dm_create sdf "0 65536 splitdf 2 /dev/ram0 0 32768 /dev/ram1 0 32768 $(features boundary_sectors 8 split_mode "$mode")"
 	find_dev_slabs
-	set_failslab 1
+	fi_set "$FI/failslab/probability" 100
 	fio --name="res-$mode-$reserve" --filename=/dev/mapper/sdf --direct=1 --ioengine=libaio \
 		--iodepth=4 --rw=write --bs=1m --size="$(scaled 16)m" --verify=crc32c --do_verify=1 \
 		--verify_fatal=1 --output="res-$mode-$reserve.fio" &
@@ -63,7 +63,7 @@ one_run() {
 	done
 	hung=
 	! running $fpid || hung=1
-	set_failslab 0
+	fi_set "$FI/failslab/probability" 0
 	fio_rc=0
 	wait $fpid || fio_rc=$?
 	klog_note "$mode, reserve $reserve: slabs $dev_slabs; fio ${hung:+still running after $LIMIT s, }exit $fio_rc;" \
@@ -94,7 +94,6 @@ test_case() {
 	fi_set "$FI/failslab/space" 0
 	fi_set "$FI/failslab/verbose" 0
 	fi_set "$FI/failslab/times" -1
-	fi_set "$FI/failslab/probability" 100
 	# 16 MiB take about 10 s on a stock kernel; far longer is a hang.
 	LIMIT=$((TIMEOUT / 8))
 	setup_ramdisks 2 16
