@@ -66,7 +66,7 @@ one_run() {
 	fi_set "$FI/failslab/probability" 0
 	fio_rc=0
 	wait $fpid || fio_rc=$?
-	klog_note "$mode, reserve $reserve: slabs $dev_slabs; fio ${hung:+still running after $LIMIT s, }exit $fio_rc;" \
+	klog_note "$mode, reserve $reserve: slabs $(echo "$dev_slabs" | tr "\n" " "); fio ${hung:+still running after $LIMIT s, }exit $fio_rc;" \
 		"peak_pinned $(counter sdf peak_pinned), core_splits $(counter sdf core_splits), remainders $(counter sdf remainders)"
 	[ -z "$hung" ] || fail "$mode, reserve $reserve: 1 MiB crossing writes not done after $LIMIT s (recovered once failslab was off)"
 	[ $fio_rc = 0 ] || { cat "res-$mode-$reserve.fio"; fail "$mode, reserve $reserve: fio"; }
