@@ -41,6 +41,9 @@
 
 #define SPLITDF_MAX_LEGS	65535
 
+/* One leg as the TABLE line gives it; IMA's legs_crc32 hashes the same */
+#define SPLITDF_LEG_FMT		" %s %llu %llu"
+
 /*
  * The longest IMA text of one leg, and the closing ';': 3 indices of 5
  * digits, a device name of 15 characters, two numbers of 20 digits.
@@ -1183,7 +1186,7 @@ static void splitdf_emit_table(struct splitdf_c *sc, char *result,
 
 	DMEMIT("%u", sc->nr_legs);
 	for (i = 0; i < sc->nr_legs; i++)
-		DMEMIT(" %s %llu %llu", sc->legs[i].dev->name,
+		DMEMIT(SPLITDF_LEG_FMT, sc->legs[i].dev->name,
 		       (unsigned long long)sc->legs[i].offset,
 		       (unsigned long long)sc->legs[i].len);
 
@@ -1212,7 +1215,7 @@ static u32 splitdf_legs_crc32(struct splitdf_c *sc)
 	int len;
 
 	for (i = 0; i < sc->nr_legs; i++) {
-		len = scnprintf(leg, sizeof(leg), " %s %llu %llu",
+		len = scnprintf(leg, sizeof(leg), SPLITDF_LEG_FMT,
 				sc->legs[i].dev->name,
 				(unsigned long long)sc->legs[i].offset,
 				(unsigned long long)sc->legs[i].len);
