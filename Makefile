@@ -6,7 +6,8 @@
 #   make                      build for the running kernel's headers
 #   make KERNELRELEASE=6.1.0-28-cloud-amd64   build for another kernel
 #   make KDIR=/path/to/linux-headers          build against a tree
-#   make check                checkpatch --strict, sparse, W=1 (this KDIR)
+#   make check                checkpatch --strict, sparse, W=1 (this KDIR; a
+#                             headers package has no checkpatch.pl: CHECKPATCH=...)
 #   make check-kernels        the same on every supported Debian kernel (QEMU-free)
 #   make test | make demo     the QEMU suite and the main job (scripts/)
 #   make bench                splitdf's split modes against dm-linear and dm-stripe on
@@ -48,11 +49,16 @@ clean:
 
 # W=1 and sparse (C=2 checks every file, not only rebuilt ones)
 check-build:
+	@command -v sparse >/dev/null || \
+		{ echo "make check-build: sparse is not installed (apt install sparse)" >&2; exit 1; }
 	$(MAKE) -C $(KDIR) M=$(PWD) W=1 C=2 modules
 
 # The compat layer must read LINUX_VERSION_CODE, once, in dm-splitdf.h;
 # that one warning is meant for in-tree code and is ignored here.
 checkpatch:
+	@test -f $(CHECKPATCH) || { echo "make checkpatch: no $(CHECKPATCH)" \
+		"(Debian's linux-headers packages have none): give CHECKPATCH=<kernel source>/scripts/checkpatch.pl" \
+		"(apt install linux-source-<version>), or run make check-kernels, which fetches one" >&2; exit 1; }
 	$(CHECKPATCH) --strict --no-tree --ignore LINUX_VERSION_CODE --file $(SOURCES) $(TEST_SOURCES)
 
 check: checkpatch check-build
