@@ -105,10 +105,12 @@ bookworm           bookworm  bookworm-updates                     bookworm-secur
 bookworm-backports bookworm  bookworm-updates,bookworm-backports  bookworm-security  bookworm-backports
 trixie             trixie    trixie-updates                       trixie-security    -
 sid                sid       -                                    -                  -
+experimental       sid       experimental                         -                  experimental  linux-*
 EOF
 }
 
 # series_field SERIES N: column N (2..5) of the series table; dies on an unknown series.
+# Column 6, the packages a pinned target release covers, is optional (default *).
 series_field() {
 	local v
 	v=$(_series_table | awk -v s="$1" -v n="$2" '$1 == s { print $n }')
@@ -131,13 +133,15 @@ flavour_suffix() {
 # every call so that a changed archive address is followed.  With 'pin', the
 # series' target release (e.g. bookworm-backports) is preferred for every package
 # (build chroots); without, apt uses its defaults and callers pass -t themselves.
+# Experimental's pin covers the kernel's packages only: the toolchain stays sid's.
 write_apt_sources() {
-	local root=$1 series=$2 pin=${3:-} archive s list extra security target
+	local root=$1 series=$2 pin=${3:-} archive s list extra security target pkgs
 	archive=$(debian_archive_uri)
 	list=$(series_field "$series" 2)
 	extra=$(series_field "$series" 3)
 	security=$(series_field "$series" 4)
 	target=$(series_field "$series" 5)
+	pkgs=$(_series_table | awk -v s="$series" '$1 == s { print $6 }')
 	[ "$extra" = - ] || list="$list ${extra//,/ }"
 	{
 		for s in $list; do echo "deb $archive $s main"; done
@@ -145,7 +149,7 @@ write_apt_sources() {
 	} >"$root/etc/apt/sources.list"
 	rm -f "$root/etc/apt/sources.list.d/"*
 	if [ "$target" != - ] && [ "$pin" = pin ]; then
-		printf 'Package: *\nPin: release n=%s\nPin-Priority: 990\n' "$target" >"$root/etc/apt/preferences.d/splitdf"
+		printf 'Package: %s\nPin: release a=%s\nPin-Priority: 990\n' "${pkgs:-*}" "$target" >"$root/etc/apt/preferences.d/splitdf"
 	else
 		rm -f "$root/etc/apt/preferences.d/splitdf"
 	fi
