@@ -9,7 +9,8 @@
 # side intact; then a device with a leg that cannot discard refuses the
 # discard and keeps its data, as dm-linear over the same legs does.  In
 # every split_mode.  A sparse leg costs nothing until written, so a 4 GiB
-# discard is cheap.  The seed is printed; SPLITDF_SEED repeats a run.
+# discard is cheap.  The seed is printed; SPLITDF_APPEND=splitdf_seed=<seed>
+# (the kernel command line) repeats a run.
 DESCRIPTION="random discards, 4 KiB to 4 GiB, legs of different sizes and kinds"
 TIMEOUT=600
 
@@ -71,7 +72,8 @@ nodisc() {
 
 test_case() {
 	set -e
-	seed=${SPLITDF_SEED:-$(od -An -N2 -tu2 /dev/urandom | tr -d ' ')}
+	seed=$(tr ' ' '\n' </proc/cmdline | sed -n 's/^splitdf_seed=//p')
+	[ -n "$seed" ] || seed=$(od -An -N2 -tu2 /dev/urandom | tr -d ' ')
 	echo "seed $seed"
 	dd if=/dev/urandom of=pat bs=4k count=1 2>/dev/null
 	PAT=$(md5sum <pat | cut -d' ' -f1)
