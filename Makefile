@@ -11,7 +11,7 @@
 #   make check-kernels        the same on every supported Debian kernel (QEMU-free)
 #   make test | make demo     the QEMU suite and the main job (scripts/)
 #   make bench                splitdf's split modes against dm-linear and dm-stripe on
-#                             bookworm and sid (QEMU icount: exact ratios; ~20 min)
+#                             bookworm and sid (QEMU icount: exact ratios; README: time)
 #   make bench-gate           the short icount bench on bookworm against bench/baseline
 #                             (what CI runs before the suite)
 #   make deb                  build/dm-splitdf-dkms_<version>_all.deb (dh-dkms)
