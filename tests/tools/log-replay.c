@@ -4,7 +4,7 @@
  * consistency point (tests/cases/092-crash-consistency.sh).
  *
  *   log-replay --log LOGDEV [--replay DEV] [--start-mark NAME] [--check CMD]
- *              [--list]
+ *              [--check-marks PREFIX] [--list]
  *
  * The log's format is dm-log-writes' (the kernel's drivers/md/dm-log-writes.c
  * and Documentation/admin-guide/device-mapper/log-writes.rst): a super block
@@ -44,6 +44,13 @@
  * entry's index from 0) and LOG_REPLAY_KIND (flush or fua) in its
  * environment; a non-zero exit marks the point inconsistent.  Points with
  * nothing new to check are counted, not checked.
+ *
+ * With --check-marks, each mark entry whose name starts with PREFIX is a
+ * point too, always checked, with LOG_REPLAY_KIND=mark and LOG_REPLAY_MARK
+ * its name: a mark made (dmsetup message DEV 0 mark NAME) right after an
+ * fsync or an O_DSYNC write returned follows everything the device logged
+ * durable for it, so CMD can check that what the writer was told is
+ * durable is there.
  *
  * Output: with --list a line per entry (index, flags, sector, sectors,
  * mark name); one line per inconsistent point; and last
@@ -101,7 +108,7 @@ static void die(const char *what)
 static void bad_usage(void)
 {
 	fputs("usage: log-replay --log LOGDEV [--replay DEV] [--start-mark NAME]\n"
-	      "                  [--check CMD] [--list]\n", stderr);
+	      "                  [--check CMD] [--check-marks PREFIX] [--list]\n", stderr);
 	exit(2);
 }
 
@@ -190,7 +197,8 @@ static void zero_at(uint64_t len, uint64_t off)
 }
 
 /* Runs @cmd for point @point; returns 0 if it exited 0 */
-static int check_point(const char *cmd, u64 point, u64 entry, const char *kind)
+static int check_point(const char *cmd, u64 point, u64 entry, const char *kind,
+		       const char *mark)
 {
 	char num[32];
 	int status;
@@ -200,6 +208,7 @@ static int check_point(const char *cmd, u64 point, u64 entry, const char *kind)
 	snprintf(num, sizeof(num), "%llu", entry);
 	setenv("LOG_REPLAY_ENTRY", num, 1);
 	setenv("LOG_REPLAY_KIND", kind, 1);
+	setenv("LOG_REPLAY_MARK", mark, 1);
 	fflush(stdout);
 	status = system(cmd);
 	if (status == -1)
@@ -214,11 +223,12 @@ int main(int argc, char **argv)
 		{ "replay", required_argument, NULL, 'r' },
 		{ "start-mark", required_argument, NULL, 's' },
 		{ "check", required_argument, NULL, 'c' },
+		{ "check-marks", required_argument, NULL, 'm' },
 		{ "list", no_argument, NULL, 'L' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *log_path = NULL, *replay_path = NULL, *start_mark = NULL;
-	const char *cmd = NULL;
+	const char *cmd = NULL, *mark_prefix = NULL;
 	u64 writes = 0, discards = 0, flushes = 0, fuas = 0, marks = 0;
 	u64 points = 0, checked = 0, bad = 0, nr_entries, magic, version, i, off;
 	int list = 0, started, dirty = 0, c;
@@ -238,6 +248,9 @@ int main(int argc, char **argv)
 			break;
 		case 'c':
 			cmd = optarg;
+			break;
+		case 'm':
+			mark_prefix = optarg;
 			break;
 		case 'L':
 			list = 1;
@@ -330,7 +343,13 @@ int main(int argc, char **argv)
 		if (flags & LOG_FUA_FLAG)
 			fuas++;
 
-		if (flags & LOG_FLUSH_FLAG) {
+		if (flags & LOG_MARK_FLAG) {
+			if (!mark_prefix ||
+			    strncmp(name, mark_prefix, strlen(mark_prefix)))
+				continue;
+			kind = "mark";
+			dirty = 1;
+		} else if (flags & LOG_FLUSH_FLAG) {
 			kind = "flush";
 		} else if (flags & LOG_FUA_FLAG) {
 			kind = "fua";
@@ -351,10 +370,10 @@ int main(int argc, char **argv)
 			continue;
 		checked++;
 		dirty = 0;
-		if (check_point(cmd, points, i, kind)) {
+		if (check_point(cmd, points, i, kind, name)) {
 			bad++;
-			printf("log-replay: point %llu (entry %llu, %s): inconsistent\n",
-			       points, i, kind);
+			printf("log-replay: point %llu (entry %llu, %s%s%s): inconsistent\n",
+			       points, i, kind, name[0] ? " " : "", name);
 		}
 	}
 	if (start_mark && !started) {
