@@ -222,7 +222,11 @@ umount_chroot() {
 # The guest's real tools (the rest is busybox): from the host in the initramfs
 # (mkinitramfs), from the Debian root in the DKMS matrix (dkms-image).
 # shellcheck disable=SC2034 # used by the scripts that source this
-GUEST_REAL_TOOLS="fio dmsetup kmod blkdiscard losetup blockdev mountpoint mke2fs"
+GUEST_REAL_TOOLS="fio dmsetup kmod blkdiscard losetup blockdev mountpoint mke2fs e2fsck"
+# xfsprogs' tools, in the initramfs only (the DKMS roots have no xfsprogs; the
+# case that uses them checks ext4 alone where they are missing).
+# shellcheck disable=SC2034
+GUEST_XFS_TOOLS="mkfs.xfs xfs_repair"
 # shellcheck disable=SC2034
 GUEST_KMOD_LINKS="modprobe insmod rmmod lsmod modinfo depmod"
 
