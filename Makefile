@@ -23,6 +23,9 @@
 #   make hazard-dmstats-clone show clone mode's dm-stats hang, in a VM of its own
 #   make check-debug          the suite on lockdep/KASAN/kmemleak kernels built from
 #                             Debian's sources (the first build takes long)
+#   make lvm2-tests [MODES="clone ordered"] [TESTS="pvmove-basic lvcreate-thin"|all]
+#                             lvm2's own test scripts on splitdf devices, diffed
+#                             against dm-linear, in a bookworm VM (scripts/lvm2-tests)
 #   make soak DURATION=30m [KERNELS="bookworm sid"]
 #                             the soak (tests/lib/soak.sh) for DURATION (seconds, or
 #                             Ns, Nm, Nh) in one VM per kernel (default bookworm)
@@ -109,9 +112,12 @@ hazard-dmstats-clone:
 check-debug:
 	scripts/harness/check-debug
 
+lvm2-tests:
+	scripts/lvm2-tests $(if $(MODES),--modes "$(MODES)") $(if $(TESTS),--tests "$(TESTS)")
+
 DURATION ?= 30m
 soak:
 	scripts/harness/soak $(if $(KERNELS),--kernels "$(KERNELS)") $(DURATION)
 
 .PHONY: all modules clean check check-build check-kernels checkpatch version check-version test demo \
-	deb dkms-install dkms-remove matrix bench bench-gate hazard-dmstats-clone check-debug soak
+	deb dkms-install dkms-remove matrix bench bench-gate hazard-dmstats-clone check-debug soak lvm2-tests
