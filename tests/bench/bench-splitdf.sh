@@ -79,9 +79,8 @@ rotate() {
 
 # timed_run DEV ROUND WL: one fio per configuration, in the round's order.
 # Each is fio's job 1, and fio seeds its offsets with the job's number, so
-# every configuration does the same I/Os: the same crossings, the same legs.
-# (Stonewalled jobs of one fio each got their own offsets, which moved a
-# configuration's ratio by up to 0.3 % with its place in the order.)
+# every configuration does the same I/Os: the same crossings, the same legs
+# (as jobs of one fio, each would get offsets of its own).
 timed_run() {
 	d=$1 r=$2 wl=$3
 	s=$(size_of "$d")
