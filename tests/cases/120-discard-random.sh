@@ -98,7 +98,9 @@ test_case() {
 		while read -r n start; do
 			check_discard /dev/mapper/sdf "$start" "$n"
 		done <list
-		expect_ge "$(counter sdf crossed)" 20 "$mode: discards that crossed"
+		# The 11 discards of 2 MiB and more are longer than a chunk (2999
+		# sectors): each crosses, whatever the seed.  The smaller ones may not.
+		expect_ge "$(counter sdf crossed)" 11 "$mode: discards that crossed"
 		expect_splits sdf "$mode" 20
 		expect_eq "$(counter sdf pinned)" 0 "$mode: pinned at rest"
 		klog_note "$mode: 21 discards, 4 KiB to 4 GiB, in $(($(now_cs) - t0))0 ms; crossed $(counter sdf crossed)"
