@@ -111,13 +111,7 @@ test_case() {
 	# blkdiscard fails without touching the data, as on dm-linear.
 	nodisc
 	for mode in linear $SPLIT_MODES; do
-		if [ "$mode" = linear ]; then
-			table="0 4096 linear /dev/nullb0 0
-4096 4096 linear /dev/nodisc 0"
-		else
-			table="0 8192 splitdf 2 /dev/nullb0 0 4096 /dev/nodisc 0 4096 $(features boundary_sectors 64 split_mode "$mode")"
-		fi
-		dm_create nd "$table"
+		dm_create nd "$(two_legs "$mode" /dev/nullb0 /dev/nodisc 4096)"
 		expect_eq "$(cat "/sys/block/$(kname /dev/mapper/nd)/queue/discard_max_bytes")" 0 "$mode: discard_max_bytes with a leg without discard"
 		for s in 4000 4096 4184; do put /dev/mapper/nd $s; done
 		if /usr/sbin/blkdiscard -o $((4000 * 512)) -l $((192 * 512)) /dev/mapper/nd >nd.log 2>&1; then

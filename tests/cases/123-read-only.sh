@@ -67,12 +67,7 @@ getro() { blockdev --getro "$1"; }
 # check TARGET: every step on a device "ro" of TARGET (linear or a split_mode).
 check() {
 	t=$1 dev=/dev/mapper/ro
-	if [ "$t" = linear ]; then
-		table="0 2048 linear /dev/nullb0 0
-2048 2048 linear /dev/nullb1 0"
-	else
-		table="0 4096 splitdf 2 /dev/nullb0 0 2048 /dev/nullb1 0 2048 $(features boundary_sectors 64 split_mode "$t")"
-	fi
+	table=$(two_legs "$t" /dev/nullb0 /dev/nullb1 2048)
 	dm_create ro "$table"
 	expect_write $dev OK a "$t: read-write"
 

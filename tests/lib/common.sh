@@ -105,6 +105,18 @@ features() {
 	[ $# -eq 0 ] || echo "$# $*"
 }
 
+# two_legs MODE DEV0 DEV1 SECTORS: a table of two legs of SECTORS each, DEV0
+# then DEV1, both from sector 0: dm-linear (a target per leg) when MODE is
+# linear, else splitdf in split_mode MODE with boundary_sectors 64.  For the
+# cases that hold each mode to what dm-linear does over the same legs.
+two_legs() {
+	if [ "$1" = linear ]; then
+		printf '0 %s linear %s 0\n%s %s linear %s 0\n' "$4" "$2" "$4" "$4" "$3"
+	else
+		echo "0 $(($4 * 2)) splitdf 2 $2 0 $4 $3 0 $4 $(features boundary_sectors 64 split_mode "$1")"
+	fi
+}
+
 # scaled N: N divided by the harness's I/O scale (SPLITDF_IO_SCALE; 4 on a debug
 # kernel, where I/O runs ten times slower), at least 1.  For fio sizes and
 # passes and the counts that follow from them; what a case proves about a
