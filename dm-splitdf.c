@@ -899,7 +899,7 @@ static struct bio *splitdf_leg_piece(struct splitdf_c *sc, struct bio *bio,
  *
  * splitdf passes no integrity profile up (no DM_TARGET_PASSES_INTEGRITY),
  * so bios carry no integrity payload here; one that did would need it
- * advanced with every piece, so no piece is cut of it: all after the head
+ * advanced with every piece, so no piece is cut from it: all after the head
  * is left to dm core.
  */
 static sector_t splitdf_cut_pieces(struct splitdf_c *sc, struct bio *bio,
